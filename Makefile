@@ -1,0 +1,40 @@
+# The README's two commands: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test test-fast lint artifacts bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# The main job on the embedded default: the sample pipeline, run as a Glue-shaped job.
+demo: setup
+	$(BIN)/lineage demo
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+test-fast: lint
+	$(BIN)/pytest -m "not slow"
+
+# The three packagings of lineage_lib: Glue wheelhouse, EMR bootstrap action, Lambda layer.
+artifacts: setup
+	$(BIN)/python -m packaging_tools.build --out build/artifacts
+
+bench: setup
+	$(BIN)/python bench/emit_bench.py
+
+clean:
+	rm -rf build dist cdk.out .pytest_cache .mypy_cache .ruff_cache

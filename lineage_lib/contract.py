@@ -1,0 +1,191 @@
+"""The event contract: field names, event types, size limit and schema loading, defined once.
+
+The JSON Schemas under ``schemas/lineage-event/<version>/schema.json`` are the source of truth; the
+wheel carries them as ``lineage_lib/_schemas``. Events are validated on the hot path by a validator
+compiled from the schema (fastjsonschema); ``explain`` re-checks a rejected event with the reference
+implementation (jsonschema, when installed) for the most precise message.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Final, Mapping
+
+from lineage_lib.errors import LineageValidationError, UnknownSchemaVersionError
+
+SCHEMA_NAME: Final = "lineage-event"
+CURRENT_VERSION: Final = "1.0"
+SCHEMA_ID_PREFIX: Final = "urn:lineage-plane:schema:lineage-event:"
+
+# CloudWatch Logs accepts at most 256 KiB per log event, and PutLogEvents counts 26 bytes of overhead
+# per event. Anything larger is truncated by the service, so the library refuses it instead.
+CLOUDWATCH_EVENT_LIMIT: Final = 262_144
+CLOUDWATCH_EVENT_OVERHEAD: Final = 26
+MAX_EVENT_BYTES: Final = CLOUDWATCH_EVENT_LIMIT - CLOUDWATCH_EVENT_OVERHEAD
+
+
+class Field:
+    """Top-level and nested field names of an event."""
+
+    SCHEMA_VERSION: Final = "schema_version"
+    EVENT_ID: Final = "event_id"
+    EVENT_TIME: Final = "event_time"
+    EVENT_TYPE: Final = "event_type"
+    PRODUCER: Final = "producer"
+    PIPELINE_ID: Final = "pipeline_id"
+    RUN_ID: Final = "run_id"
+    ATTEMPT: Final = "attempt"
+    STEP: Final = "step"
+    SOURCE: Final = "source"
+    TARGET: Final = "target"
+    COLUMNS: Final = "columns"
+    METRICS: Final = "metrics"
+    ERROR: Final = "error"
+    CONTEXT: Final = "context"
+    TAGS: Final = "tags"
+    # nested
+    NAME: Final = "name"
+    VERSION: Final = "version"
+    PLATFORM: Final = "platform"
+    DATASET_ID: Final = "id"
+    COLUMN: Final = "column"
+    SOURCES: Final = "sources"
+    TRANSFORMATION: Final = "transformation"
+
+
+class EventType:
+    """The lifecycle and operation event types of schema 1.x."""
+
+    RUN_START: Final = "RUN_START"
+    RUN_COMPLETE: Final = "RUN_COMPLETE"
+    RUN_FAIL: Final = "RUN_FAIL"
+    RUN_ABORT: Final = "RUN_ABORT"
+    STEP_START: Final = "STEP_START"
+    STEP_COMPLETE: Final = "STEP_COMPLETE"
+    STEP_FAIL: Final = "STEP_FAIL"
+    READ: Final = "READ"
+    WRITE: Final = "WRITE"
+    TRANSFORM: Final = "TRANSFORM"
+
+    RUN_TERMINAL: Final = frozenset({RUN_COMPLETE, RUN_FAIL, RUN_ABORT})
+    STEP_TERMINAL: Final = frozenset({STEP_COMPLETE, STEP_FAIL})
+    OPERATIONS: Final = frozenset({READ, WRITE, TRANSFORM})
+
+
+class Platform:
+    GLUE: Final = "glue"
+    EMR: Final = "emr"
+    LAMBDA: Final = "lambda"
+    LOCAL: Final = "local"
+
+    ALL: Final = (GLUE, EMR, LAMBDA, LOCAL)
+
+
+class Transformation:
+    """Column transformation kinds (``columns[].transformation``)."""
+
+    IDENTITY: Final = "identity"
+    RENAME: Final = "rename"
+    CAST: Final = "cast"
+    EXPRESSION: Final = "expression"
+    AGGREGATION: Final = "aggregation"
+    FILTER: Final = "filter"
+    JOIN: Final = "join"
+    GROUP_BY: Final = "group_by"
+    MASKING: Final = "masking"
+    OTHER: Final = "other"
+
+
+def _schema_root() -> Path:
+    packaged = resources.files("lineage_lib") / "_schemas" / SCHEMA_NAME
+    if packaged.is_dir():
+        return Path(str(packaged))
+    # A source checkout (editable install, tests): the repository's schemas/ folder.
+    return Path(__file__).resolve().parent.parent / "schemas" / SCHEMA_NAME
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+@functools.lru_cache(maxsize=None)
+def known_versions() -> tuple[str, ...]:
+    """Schema versions this installation can validate, oldest first."""
+    root = _schema_root()
+    versions = [p.name for p in root.iterdir() if (p / "schema.json").is_file()]
+    return tuple(sorted(versions, key=_version_key))
+
+
+@functools.lru_cache(maxsize=None)
+def schema(version: str = CURRENT_VERSION) -> Mapping[str, Any]:
+    """The JSON Schema of one version; raises UnknownSchemaVersionError for a version not shipped."""
+    if version not in known_versions():
+        raise UnknownSchemaVersionError(version, known_versions())
+    with (_schema_root() / version / "schema.json").open(encoding="utf-8") as handle:
+        loaded: dict[str, Any] = json.load(handle)
+    return loaded
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_validator(version: str = CURRENT_VERSION) -> Callable[[Any], Any]:
+    """The hot-path validator for one version: raises fastjsonschema.JsonSchemaValueException."""
+    import fastjsonschema
+
+    # The schemas keep to keywords whose meaning is identical in draft 7 and 2020-12, and the tests
+    # check that this validator and jsonschema's 2020-12 one agree on every example.
+    return fastjsonschema.compile(dict(schema(version)), use_default=False)
+
+
+def declared_version(event: Mapping[str, Any]) -> str:
+    """The schema version an event declares, or UnknownSchemaVersionError."""
+    version = event.get(Field.SCHEMA_VERSION) if isinstance(event, Mapping) else None
+    if not isinstance(version, str) or version not in known_versions():
+        raise UnknownSchemaVersionError(version, known_versions())
+    return version
+
+
+def validate(event: Mapping[str, Any]) -> None:
+    """Validate an event against the schema of the version it declares.
+
+    Raises LineageValidationError (UnknownSchemaVersionError for a missing or unknown version).
+    """
+    import fastjsonschema
+
+    validator = compiled_validator(declared_version(event))
+    try:
+        validator(event)
+    except fastjsonschema.JsonSchemaValueException as err:
+        raise validation_error(err) from err
+
+
+def validation_error(err: Any) -> LineageValidationError:
+    """Translate a fastjsonschema error into the library's typed error."""
+    path = ".".join(str(part) for part in list(getattr(err, "path", []))[1:])
+    message = str(getattr(err, "message", err)).replace("data.", "", 1).replace("data ", "event ", 1)
+    return LineageValidationError(message, path=path, rule=str(getattr(err, "rule", "")), value=err.value)
+
+
+def explain(event: Mapping[str, Any]) -> LineageValidationError | None:
+    """The reference validator's (jsonschema) best error for an event, or None when it is valid.
+
+    Slower than ``validate``; meant for reporting rejected events. Needs jsonschema installed.
+    """
+    try:
+        version = declared_version(event)
+    except UnknownSchemaVersionError as err:
+        return err
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema(version))
+    best = jsonschema.exceptions.best_match(validator.iter_errors(event))
+    if best is None:
+        return None
+    return LineageValidationError(
+        best.message,
+        path=".".join(str(part) for part in best.absolute_path),
+        rule=str(best.validator),
+        value=best.instance,
+    )

@@ -1,0 +1,356 @@
+"""Runs and steps: the API a job uses to record what it does.
+
+    with lineage_lib.run() as run:                   # pipeline, run id, attempt: detected
+        with run.step("aggregate") as step:
+            step.read(RAW, records=1200)
+            step.write(DAILY, records=31, columns=[ColumnLineage("revenue", RAW.column("order_total"), "rename")])
+
+An exception inside a ``with`` block records a failure event carrying the error, then propagates.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+from lineage_lib import _lifecycle, env
+from lineage_lib.context import ExecutionContext, detect
+from lineage_lib.contract import CURRENT_VERSION, EventType, Field
+from lineage_lib.datasets import ColumnLineage, DatasetLike, as_dataset
+from lineage_lib.emitter import Emitter
+from lineage_lib.errors import LineageConfigError, LineageStateError
+from lineage_lib.sinks.base import Sink
+from lineage_lib.version import PRODUCER_NAME, __version__
+
+_MAX_MESSAGE = 8192
+_MAX_STACK = 32768
+_sink_override: Sink | None = None  # set by lineage_lib.testing.capture()
+_override_lock = threading.Lock()
+
+
+def _now() -> str:
+    now = time.time()
+    seconds = int(now)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + ".%03dZ" % int((now - seconds) * 1000)
+
+
+def _metrics(records: int | None, size_bytes: int | None, files: int | None) -> dict[str, int] | None:
+    out = {k: v for k, v in (("records", records), ("bytes", size_bytes), ("files", files)) if v is not None}
+    return out or None
+
+
+def error_object(error: BaseException | str, *, exit_code: int | None = None) -> dict[str, Any]:
+    """The event's ``error`` object for an exception (type, message, stack) or a plain reason."""
+    if isinstance(error, BaseException):
+        out: dict[str, Any] = {
+            "type": type(error).__name__,
+            "message": (str(error) or type(error).__name__)[:_MAX_MESSAGE],
+        }
+        if error.__traceback__ is not None:
+            stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            out["stack"] = stack[-_MAX_STACK:]
+    else:
+        out = {"type": "Aborted", "message": str(error)[:_MAX_MESSAGE]}
+    if exit_code is not None:
+        out["exit_code"] = exit_code
+    return out
+
+
+def default_sink() -> Sink:
+    """The sink chosen by LINEAGE_SINK (stdout unless told otherwise), or the test capture's."""
+    if _sink_override is not None:
+        return _sink_override
+    kind = (os.environ.get(env.SINK) or "stdout").lower()
+    if kind == "stdout":
+        from lineage_lib.sinks.stdout import StdoutSink
+
+        return StdoutSink()
+    if kind == "cloudwatch":
+        from lineage_lib.sinks.cloudwatch import CloudWatchLogsSink
+
+        return CloudWatchLogsSink.from_environment()
+    raise LineageConfigError(f"{env.SINK}={kind!r}: choose 'stdout' (default) or 'cloudwatch'")
+
+
+class _Scope:
+    """What runs and steps share: being closed once, and closing on ``with`` exit."""
+
+    _closed = False
+
+    def _close_from_exit(self, exc: BaseException | None) -> None:
+        if self._closed:
+            return
+        if exc is None:
+            self.complete()
+        elif isinstance(exc, SystemExit):
+            code = exc.code
+            if code is None or code == 0:
+                self.complete()
+            else:
+                self.fail(exc, exit_code=code if isinstance(code, int) else 1)
+        elif isinstance(exc, KeyboardInterrupt):
+            self.abort("interrupted (SIGINT)", signal_name="SIGINT")
+        else:
+            self.fail(exc)
+
+    def complete(self, **metrics: int | None) -> None:
+        raise NotImplementedError
+
+    def fail(self, error: BaseException | str, *, exit_code: int | None = None) -> None:
+        raise NotImplementedError
+
+    def abort(self, reason: str, *, signal_name: str | None = None) -> None:
+        raise NotImplementedError
+
+
+class Step(_Scope):
+    """A named stage of a run; records reads, writes and transforms. Started when created."""
+
+    def __init__(self, run: Run, name: str) -> None:
+        self.run = run
+        self.name = name
+        self._closed = False
+        self._records_read = 0
+        self._records_written = 0
+        run._emit(EventType.STEP_START, step=name)
+
+    def __enter__(self) -> Step:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._close_from_exit(exc)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LineageStateError(f"step {self.name!r} is closed; open a new step with run.step()")
+
+    def read(
+        self,
+        dataset: DatasetLike,
+        *,
+        records: int | None = None,
+        size_bytes: int | None = None,
+        files: int | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Record that this step read ``dataset`` (with its schema/version if the Dataset says so)."""
+        self._check_open()
+        self.run._emit(
+            EventType.READ,
+            step=self.name,
+            source=as_dataset(dataset).to_event(),
+            metrics=_metrics(records, size_bytes, files),
+            tags=tags,
+        )
+        self._records_read += records or 0
+
+    def write(
+        self,
+        dataset: DatasetLike,
+        *,
+        records: int | None = None,
+        size_bytes: int | None = None,
+        files: int | None = None,
+        columns: Iterable[ColumnLineage] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Record that this step wrote ``dataset``; ``columns`` maps its columns to their sources."""
+        self._check_open()
+        self.run._emit(
+            EventType.WRITE,
+            step=self.name,
+            target=as_dataset(dataset).to_event(),
+            columns=[c.to_event() for c in columns] if columns else None,
+            metrics=_metrics(records, size_bytes, files),
+            tags=tags,
+        )
+        self._records_written += records or 0
+
+    def transform(
+        self,
+        source: DatasetLike,
+        target: DatasetLike,
+        *,
+        records: int | None = None,
+        size_bytes: int | None = None,
+        files: int | None = None,
+        columns: Iterable[ColumnLineage] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Record a derivation of ``target`` from ``source`` in one operation (e.g. CTAS, a copy)."""
+        self._check_open()
+        self.run._emit(
+            EventType.TRANSFORM,
+            step=self.name,
+            source=as_dataset(source).to_event(),
+            target=as_dataset(target).to_event(),
+            columns=[c.to_event() for c in columns] if columns else None,
+            metrics=_metrics(records, size_bytes, files),
+            tags=tags,
+        )
+
+    def complete(self, **metrics: int | None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.run._steps.pop(self.name, None)
+        self.run._emit(EventType.STEP_COMPLETE, step=self.name, metrics=_metrics(**metrics) if metrics else None)
+
+    def fail(self, error: BaseException | str, *, exit_code: int | None = None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.run._steps.pop(self.name, None)
+        self.run._emit(EventType.STEP_FAIL, step=self.name, error=error_object(error, exit_code=exit_code))
+
+    def abort(self, reason: str, *, signal_name: str | None = None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.run._steps.pop(self.name, None)
+        error = error_object(reason)
+        if signal_name:
+            error["signal"] = signal_name
+        self.run._emit(EventType.STEP_FAIL, step=self.name, error=error)
+
+
+class Run(_Scope):
+    """One attempt of one pipeline run. Emits RUN_START when created; closed exactly once."""
+
+    def __init__(
+        self,
+        context: ExecutionContext,
+        emitter: Emitter,
+        *,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        self.context = context
+        self.pipeline_id = context.pipeline_id
+        self.run_id = context.run_id
+        self.attempt = context.attempt
+        self._emitter = emitter
+        self._closed = False
+        self._steps: dict[str, Step] = {}
+        self._tags = dict(tags) if tags else None
+        self._base: dict[str, Any] = {
+            Field.PRODUCER: {Field.NAME: PRODUCER_NAME, Field.VERSION: __version__},
+            Field.PIPELINE_ID: context.pipeline_id,
+            Field.RUN_ID: context.run_id,
+            Field.ATTEMPT: context.attempt,
+            Field.CONTEXT: context.to_event(),
+        }
+        self._emit(EventType.RUN_START)
+        _lifecycle.register(self)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self._close_from_exit(exc)
+        except Exception as err:
+            if exc is None:
+                raise
+            # Never hide the job's own exception behind a lineage one: report and let it propagate.
+            print(f"lineage_lib: could not record the end of run {self.run_id}: {err}", file=sys.stderr)
+
+    def _emit(self, event_type: str, **fields: Any) -> None:
+        event = {
+            Field.SCHEMA_VERSION: CURRENT_VERSION,
+            Field.EVENT_ID: str(uuid.uuid4()),
+            Field.EVENT_TIME: _now(),
+            Field.EVENT_TYPE: event_type,
+            **self._base,
+        }
+        for key, value in fields.items():
+            if value is not None:
+                event[key] = value
+        if self._tags and Field.TAGS not in event:
+            event[Field.TAGS] = self._tags
+        self._emitter.emit(event)
+
+    def step(self, name: str) -> Step:
+        """Open a step (emits STEP_START); use it as a context manager to close it."""
+        if self._closed:
+            raise LineageStateError(f"run {self.run_id!r} is closed; start a new run with lineage_lib.run()")
+        if name in self._steps:
+            raise LineageStateError(f"step {name!r} is already open in run {self.run_id!r}; close it first")
+        step = Step(self, name)
+        self._steps[name] = step
+        return step
+
+    def _finish(self, event_type: str, close_steps: Any, **fields: Any) -> None:
+        if self._closed:
+            return
+        for step in list(self._steps.values())[::-1]:
+            close_steps(step)
+        self._closed = True
+        try:
+            self._emit(event_type, **fields)
+            self._emitter.flush()
+        finally:
+            _lifecycle.unregister(self)
+
+    def complete(self, **metrics: int | None) -> None:
+        """Close the run as successful (steps still open are completed first)."""
+        self._finish(
+            EventType.RUN_COMPLETE,
+            lambda s: s.complete(),
+            metrics=_metrics(**metrics) if metrics else None,
+        )
+
+    def fail(self, error: BaseException | str, *, exit_code: int | None = None) -> None:
+        """Close the run as failed with ``error`` (open steps fail with the same error)."""
+        payload = error_object(error, exit_code=exit_code)
+        self._finish(EventType.RUN_FAIL, lambda s: s.fail(error, exit_code=exit_code), error=payload)
+
+    def abort(self, reason: str, *, signal_name: str | None = None) -> None:
+        """Close the run as aborted: it stopped without finishing (signal, exit with the run open)."""
+        payload = error_object(reason)
+        if signal_name:
+            payload["signal"] = signal_name
+        self._finish(EventType.RUN_ABORT, lambda s: s.abort(reason, signal_name=signal_name), error=payload)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+def run(
+    pipeline: str | None = None,
+    *,
+    run_id: str | None = None,
+    attempt: int | None = None,
+    sink: Sink | None = None,
+    mode: str | None = None,
+    lambda_context: Any = None,
+    sfn_execution_arn: str | None = None,
+    platform: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> Run:
+    """Start a run: detects the execution context, emits RUN_START, returns the Run.
+
+    Use it as a context manager (``with lineage_lib.run() as run:``) so that the run is completed,
+    or failed with the exception that ended it. Arguments override LINEAGE_* settings, which
+    override what the platform says. ``lambda_context`` is the Lambda handler's context object.
+    """
+    context = detect(
+        pipeline_id=pipeline,
+        run_id=run_id,
+        attempt=attempt,
+        platform=platform,
+        sfn_execution_arn=sfn_execution_arn,
+        lambda_context=lambda_context,
+    )
+    return Run(context, Emitter(sink or default_sink(), mode=mode), tags=tags)
