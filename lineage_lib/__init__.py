@@ -29,7 +29,7 @@ from lineage_lib.errors import (
     LineageValidationError,
     UnknownSchemaVersionError,
 )
-from lineage_lib.run import Run, Step, run
+from lineage_lib.runs import Run, Step, run
 from lineage_lib.version import __version__
 
 __all__ = [

@@ -25,7 +25,7 @@ from lineage_lib import env
 from lineage_lib.emitter import flush_all_sinks
 
 if TYPE_CHECKING:
-    from lineage_lib.run import Run
+    from lineage_lib.runs import Run
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from lineage_lib import run as _run_module
 from lineage_lib.contract import EventType, Field
+from lineage_lib.runs import swap_sink_override
 from lineage_lib.sinks.memory import MemorySink
 
 
@@ -50,10 +50,8 @@ class Captured(MemorySink):
 def capture() -> Iterator[Captured]:
     """Send the lineage of every run started inside the block to memory instead of stdout."""
     sink = Captured()
-    with _run_module._override_lock:
-        previous, _run_module._sink_override = _run_module._sink_override, sink
+    previous = swap_sink_override(sink)
     try:
         yield sink
     finally:
-        with _run_module._override_lock:
-            _run_module._sink_override = previous
+        swap_sink_override(previous)

@@ -35,6 +35,15 @@ _sink_override: Sink | None = None  # set by lineage_lib.testing.capture()
 _override_lock = threading.Lock()
 
 
+def swap_sink_override(sink: Sink | None) -> Sink | None:
+    """Make ``sink`` the sink of every run started from now on (None: back to LINEAGE_SINK); returns
+    the previous override. Used by lineage_lib.testing.capture()."""
+    global _sink_override
+    with _override_lock:
+        previous, _sink_override = _sink_override, sink
+    return previous
+
+
 def _now() -> str:
     now = time.time()
     seconds = int(now)

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMAS = REPO / "schemas" / "lineage-event"
+
+
+def load_examples(kind: str) -> list[tuple[str, dict[str, Any]]]:
+    """(version/name, content) of every example of one kind ("valid" or "invalid")."""
+    return [
+        (f"{path.parent.parent.parent.name}/{path.stem}", json.loads(path.read_text()))
+        for path in sorted(SCHEMAS.glob(f"*/examples/{kind}/*.json"))
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_lineage_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see no LINEAGE_* or platform variables from the machine they run on."""
+    from lineage_lib import env
+
+    for name in (*env.OWN_SETTINGS, env.LAMBDA_FUNCTION_NAME, env.LAMBDA_FUNCTION_VERSION):
+        monkeypatch.delenv(name, raising=False)

@@ -1,0 +1,184 @@
+"""The run/step API: what a job records, and how failures and bad input are handled."""
+
+from __future__ import annotations
+
+import json
+import logging
+from types import SimpleNamespace
+
+import pytest
+
+import lineage_lib as lineage
+from lineage_lib import contract
+from lineage_lib.sinks import MemorySink, StdoutSink
+from lineage_lib.testing import capture
+
+RAW = lineage.glue_table("raw_db", "orders_raw")
+DAILY = lineage.glue_table("analytics_db", "orders_daily")
+
+
+def test_a_run_records_its_lifecycle_and_operations_in_order() -> None:
+    with capture() as captured:
+        with lineage.run("orders-daily") as run, run.step("aggregate") as step:
+            step.read(RAW, records=10)
+            step.write(DAILY, records=2, columns=[lineage.ColumnLineage("revenue", RAW.column("order_total"), "rename")])
+        events = captured.events
+    assert captured.types() == ["RUN_START", "STEP_START", "READ", "WRITE", "STEP_COMPLETE", "RUN_COMPLETE"]
+    assert {(e["pipeline_id"], e["run_id"], e["attempt"]) for e in events} == {("orders-daily", run.run_id, 0)}
+    assert len({e["event_id"] for e in events}) == len(events)
+    assert [e["event_time"] for e in events] == sorted(e["event_time"] for e in events)
+    for event in events:
+        contract.validate(event)
+    assert captured.column_lineage() == {
+        (DAILY.id, "revenue"): [(RAW.id, "order_total", "rename")],
+    }
+
+
+def test_an_exception_in_a_step_fails_step_and_run_then_propagates() -> None:
+    with capture() as captured, pytest.raises(KeyError, match="order_total"):
+        with lineage.run("orders-daily") as run, run.step("aggregate") as step:
+            step.read(RAW)
+            raise KeyError("order_total")
+    fail = captured.of_type("STEP_FAIL", "RUN_FAIL")
+    assert [e["event_type"] for e in fail] == ["STEP_FAIL", "RUN_FAIL"]
+    assert all(e["error"]["type"] == "KeyError" and "order_total" in e["error"]["message"] for e in fail)
+    assert "Traceback" in fail[-1]["error"]["stack"]
+    assert run.closed
+
+
+def test_sys_exit_inside_a_run_records_the_exit_code_and_keeps_it() -> None:
+    with capture() as captured, pytest.raises(SystemExit) as exited:
+        with lineage.run("p"):
+            raise SystemExit(3)
+    assert exited.value.code == 3
+    assert captured.of_type("RUN_FAIL")[0]["error"]["exit_code"] == 3
+
+
+def test_sys_exit_zero_completes_the_run() -> None:
+    with capture() as captured, pytest.raises(SystemExit):
+        with lineage.run("p"):
+            raise SystemExit(0)
+    assert captured.types()[-1] == "RUN_COMPLETE"
+
+
+def test_closing_twice_is_harmless_and_closed_scopes_refuse_operations() -> None:
+    with capture() as captured:
+        run = lineage.run("p")
+        step = run.step("s")
+        step.complete()
+        step.complete()
+        with pytest.raises(lineage.LineageStateError, match="closed"):
+            step.read(RAW)
+        run.complete()
+        run.fail(RuntimeError("late"))
+        with pytest.raises(lineage.LineageStateError, match="new run"):
+            run.step("again")
+    assert captured.types() == ["RUN_START", "STEP_START", "STEP_COMPLETE", "RUN_COMPLETE"]
+
+
+def test_open_steps_are_closed_with_the_run_and_names_are_unique_while_open() -> None:
+    with capture() as captured:
+        run = lineage.run("p")
+        run.step("s")
+        with pytest.raises(lineage.LineageStateError, match="already open"):
+            run.step("s")
+        run.abort("operator stopped it", signal_name="SIGTERM")
+    assert captured.types() == ["RUN_START", "STEP_START", "STEP_FAIL", "RUN_ABORT"]
+    assert captured.events[-1]["error"] == {"type": "Aborted", "message": "operator stopped it", "signal": "SIGTERM"}
+
+
+def test_strict_mode_refuses_an_invalid_event_and_emits_nothing_for_it() -> None:
+    with capture() as captured:
+        run = lineage.run("p")
+        with pytest.raises(lineage.LineageValidationError) as caught:
+            run.step("bad\nname")
+        run.complete()
+    assert caught.value.path == "step"
+    assert "STEP_START" not in captured.types()
+
+
+def test_lenient_mode_says_so_loudly_and_emits_the_invalid_event_for_quarantine(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="lineage_lib")
+    with capture() as captured:
+        run = lineage.run("p", mode="lenient")
+        run.step("bad\nname")
+        run.complete()
+    assert "LENIENT mode" in caplog.text
+    assert "INVALID lineage event" in caplog.text
+    assert "STEP_START" in captured.types()
+
+
+def test_lineage_mode_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINEAGE_MODE", "sometimes")
+    with pytest.raises(lineage.LineageConfigError, match="LINEAGE_MODE"):
+        lineage.run("p", sink=MemorySink())
+
+
+def _many_columns(count: int) -> list[lineage.ColumnLineage]:
+    return [lineage.ColumnLineage(f"column_{i:04d}_" + "x" * 100, RAW.column(f"source_{i:04d}_" + "y" * 100)) for i in range(count)]
+
+
+def test_an_event_over_the_cloudwatch_limit_is_refused_never_truncated() -> None:
+    with capture() as captured:
+        run = lineage.run("p")
+        step = run.step("s")
+        step.write(DAILY, columns=_many_columns(100))  # well under the limit
+        with pytest.raises(lineage.EventTooLargeError) as caught:
+            step.write(DAILY, columns=_many_columns(1500))
+        run.complete()
+    assert caught.value.limit == contract.MAX_EVENT_BYTES
+    assert caught.value.size > caught.value.limit
+    assert all(len(line.encode()) <= contract.MAX_EVENT_BYTES for line in captured.lines)
+    assert captured.types().count("WRITE") == 1
+
+
+def test_lenient_mode_drops_an_oversize_event_with_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    with capture() as captured:
+        run = lineage.run("p", mode="lenient")
+        run.step("s").write(DAILY, columns=_many_columns(1500))
+        run.complete()
+    assert "WRITE" not in captured.types()
+    assert "over the 262118-byte" in caplog.text
+
+
+def test_stdout_sink_writes_one_json_line_per_event(capsys: pytest.CaptureFixture[str]) -> None:
+    with lineage.run("p", sink=StdoutSink()) as run, run.step("s") as step:
+        step.read(lineage.s3("s3a://acme-raw/orders/"))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5
+    assert json.loads(lines[2])["source"] == {"id": "s3://acme-raw/orders"}
+
+
+def test_a_retry_is_a_new_attempt_of_the_same_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINEAGE_RUN_ID", "nightly-2026-11-21")
+    with capture() as captured:
+        lineage.run("p").complete()
+        lineage.run("p", attempt=1).complete()
+    assert {(e["run_id"], e["attempt"]) for e in captured.events} == {
+        ("nightly-2026-11-21", 0),
+        ("nightly-2026-11-21", 1),
+    }
+
+
+def test_lambda_handler_usage_takes_request_id_from_the_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "orders-notify")
+    context = SimpleNamespace(function_name="orders-notify", function_version="$LATEST", aws_request_id="req-1")
+    with capture() as captured, lineage.run(lambda_context=context):
+        pass
+    start = captured.events[0]
+    assert (start["pipeline_id"], start["run_id"]) == ("orders-notify", "req-1")
+    assert start["context"]["platform"] == "lambda"
+
+
+def test_run_tags_travel_on_every_event() -> None:
+    with capture() as captured, lineage.run("p", tags={"team": "finance"}):
+        pass
+    assert all(e["tags"] == {"team": "finance"} for e in captured.events)
+
+
+def test_unknown_sink_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINEAGE_SINK", "kafka")
+    with pytest.raises(lineage.LineageConfigError, match="LINEAGE_SINK"):
+        lineage.run("p")
