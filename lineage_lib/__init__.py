@@ -17,7 +17,7 @@ one JSON line to standard output (CloudWatch Logs on Glue, EMR Serverless and La
 
 from __future__ import annotations
 
-from lineage_lib.context import ExecutionContext, detect
+from lineage_lib.context import ExecutionContext, detect, parse_job_arguments
 from lineage_lib.contract import CURRENT_VERSION, EventType, Transformation
 from lineage_lib.datasets import ColumnLineage, ColumnRef, Dataset, dataset, glue_table, s3
 from lineage_lib.errors import (
@@ -53,6 +53,7 @@ __all__ = [
     "dataset",
     "detect",
     "glue_table",
+    "parse_job_arguments",
     "run",
     "s3",
 ]

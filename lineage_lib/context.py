@@ -105,6 +105,52 @@ def _attempt(value: Any, source: str) -> int:
     return attempt
 
 
+def _glue_identity(job_args: Mapping[str, str]) -> tuple[dict[str, Any], str | None, int]:
+    """Glue identifiers, and the run id and attempt they imply (a retry's id ends in _attempt_<n>)."""
+    job_run_id = job_args.get(env.GLUE_JOB_RUN_ID) or None
+    ids = {
+        "job_name": job_args.get(env.GLUE_JOB_NAME) or None,
+        "job_run_id": job_run_id,
+        "workflow_name": job_args.get(env.GLUE_WORKFLOW_NAME) or None,
+        "workflow_run_id": job_args.get(env.GLUE_WORKFLOW_RUN_ID) or None,
+    }
+    if not job_run_id:
+        return ids, None, 0
+    retry = _GLUE_ATTEMPT.match(job_run_id)
+    if retry:
+        return ids, retry.group("base"), int(retry.group("attempt"))
+    return ids, job_run_id, 0
+
+
+def _lambda_identity(
+    function_name: str | None, environ: Mapping[str, str], lambda_context: Any
+) -> tuple[dict[str, Any], str | None]:
+    """Lambda identifiers; the run is the invocation (its request id)."""
+    request_id = getattr(lambda_context, "aws_request_id", None)
+    version = environ.get(env.LAMBDA_FUNCTION_VERSION) or getattr(lambda_context, "function_version", None)
+    ids = {"function_name": function_name, "function_version": version, "request_id": request_id}
+    return ids, request_id
+
+
+def _emr_identity(
+    cluster_id: str | None, environ: Mapping[str, str], cwd: str | None
+) -> tuple[dict[str, Any], str | None]:
+    """EMR identifiers; the run is the step (cluster id / step id) when both are known."""
+    step = environ.get(env.EMR_STEP_ID)
+    if not step:
+        found = _EMR_STEP_DIR.search(cwd if cwd is not None else os.getcwd())
+        step = found.group("step") if found else None
+    run_id = f"{cluster_id}/{step}" if cluster_id and step else None
+    return {"cluster_id": cluster_id, "step_id": step}, run_id
+
+
+def _hostname() -> str | None:
+    try:
+        return socket.gethostname() or None
+    except OSError:  # pragma: no cover - hostname lookup failing is exotic
+        return None
+
+
 def detect(
     *,
     pipeline_id: str | None = None,
@@ -123,64 +169,37 @@ def detect(
     argv = list(sys.argv if argv is None else argv)
     environ = os.environ if environ is None else environ
     job_args = parse_job_arguments(argv[1:])
-
-    glue_run = job_args.get(env.GLUE_JOB_RUN_ID)
     lambda_name = environ.get(env.LAMBDA_FUNCTION_NAME) or getattr(lambda_context, "function_name", None)
     cluster_id = _emr_cluster_id(emr_job_flow_file)
 
-    forced = _setting(env.PLATFORM, platform, environ, job_args)
-    if forced is not None and forced not in Platform.ALL:
-        raise LineageConfigError(f"{env.PLATFORM}={forced!r}: choose one of {', '.join(Platform.ALL)}")
-    if forced:
-        kind = forced
-    elif glue_run:
-        kind = Platform.GLUE
-    elif lambda_name:
-        kind = Platform.LAMBDA
-    elif cluster_id:
-        kind = Platform.EMR
-    else:
-        kind = Platform.LOCAL
+    kind = _setting(env.PLATFORM, platform, environ, job_args)
+    if kind is not None and kind not in Platform.ALL:
+        raise LineageConfigError(f"{env.PLATFORM}={kind!r}: choose one of {', '.join(Platform.ALL)}")
+    if not kind:
+        if job_args.get(env.GLUE_JOB_RUN_ID):
+            kind = Platform.GLUE
+        elif lambda_name:
+            kind = Platform.LAMBDA
+        elif cluster_id:
+            kind = Platform.EMR
+        else:
+            kind = Platform.LOCAL
 
-    ids: dict[str, Any] = {
-        "region": environ.get(env.AWS_REGION) or environ.get(env.AWS_DEFAULT_REGION) or None,
-        "sfn_execution_arn": _setting(env.SFN_EXECUTION_ARN, sfn_execution_arn, environ, job_args),
-    }
     default_pipeline = _script_name(argv)
     default_run: str | None = None
     default_attempt = 0
-
+    ids: dict[str, Any] = {}
     if kind == Platform.GLUE:
-        ids["job_name"] = job_args.get(env.GLUE_JOB_NAME) or None
-        ids["job_run_id"] = glue_run or None
-        ids["workflow_name"] = job_args.get(env.GLUE_WORKFLOW_NAME) or None
-        ids["workflow_run_id"] = job_args.get(env.GLUE_WORKFLOW_RUN_ID) or None
+        ids, default_run, default_attempt = _glue_identity(job_args)
         default_pipeline = ids["job_name"] or default_pipeline
-        if glue_run:
-            retry = _GLUE_ATTEMPT.match(glue_run)
-            default_run = retry.group("base") if retry else glue_run
-            default_attempt = int(retry.group("attempt")) if retry else 0
     elif kind == Platform.LAMBDA:
-        ids["function_name"] = lambda_name
-        ids["function_version"] = environ.get(env.LAMBDA_FUNCTION_VERSION) or getattr(
-            lambda_context, "function_version", None
-        )
-        ids["request_id"] = getattr(lambda_context, "aws_request_id", None)
+        ids, default_run = _lambda_identity(lambda_name, environ, lambda_context)
         default_pipeline = lambda_name or default_pipeline
-        default_run = ids["request_id"]
     elif kind == Platform.EMR:
-        ids["cluster_id"] = cluster_id
-        step = environ.get(env.EMR_STEP_ID)
-        if not step:
-            found = _EMR_STEP_DIR.search(cwd if cwd is not None else os.getcwd())
-            step = found.group("step") if found else None
-        ids["step_id"] = step
-        default_run = f"{cluster_id}/{step}" if cluster_id and step else None
-
-    try:
-        ids["host"] = socket.gethostname() or None
-    except OSError:  # pragma: no cover - hostname lookup failing is exotic
-        ids["host"] = None
+        ids, default_run = _emr_identity(cluster_id, environ, cwd)
+    ids["sfn_execution_arn"] = _setting(env.SFN_EXECUTION_ARN, sfn_execution_arn, environ, job_args)
+    ids["region"] = environ.get(env.AWS_REGION) or environ.get(env.AWS_DEFAULT_REGION)
+    ids["host"] = _hostname()
 
     explicit_attempt = _setting(env.ATTEMPT, attempt, environ, job_args)
     return ExecutionContext(

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Final, Mapping
+from typing import Any, Callable, Final
 
 from lineage_lib.errors import LineageValidationError, UnknownSchemaVersionError
 
@@ -111,7 +112,7 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def known_versions() -> tuple[str, ...]:
     """Schema versions this installation can validate, oldest first."""
     root = _schema_root()
@@ -119,7 +120,7 @@ def known_versions() -> tuple[str, ...]:
     return tuple(sorted(versions, key=_version_key))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def schema(version: str = CURRENT_VERSION) -> Mapping[str, Any]:
     """The JSON Schema of one version; raises UnknownSchemaVersionError for a version not shipped."""
     if version not in known_versions():
@@ -129,7 +130,7 @@ def schema(version: str = CURRENT_VERSION) -> Mapping[str, Any]:
     return loaded
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiled_validator(version: str = CURRENT_VERSION) -> Callable[[Any], Any]:
     """The hot-path validator for one version: raises fastjsonschema.JsonSchemaValueException."""
     import fastjsonschema

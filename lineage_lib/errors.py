@@ -48,7 +48,7 @@ class UnknownSchemaVersionError(LineageValidationError):
 
     def __init__(self, version: Any, known: tuple[str, ...]) -> None:
         super().__init__(
-            f"schema_version {version!r} is not one of {', '.join(known)}; "
+            f"{version!r} is not a schema version this installation knows ({', '.join(known)}); "
             "upgrade lineage-plane where the event is read before the producers that write it",
             path="schema_version",
             rule="version",

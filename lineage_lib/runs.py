@@ -1,9 +1,10 @@
 """Runs and steps: the API a job uses to record what it does.
 
-    with lineage_lib.run() as run:                   # pipeline, run id, attempt: detected
+    with lineage_lib.run() as run:          # pipeline, run id, attempt: detected
         with run.step("aggregate") as step:
             step.read(RAW, records=1200)
-            step.write(DAILY, records=31, columns=[ColumnLineage("revenue", RAW.column("order_total"), "rename")])
+            revenue = ColumnLineage("revenue", RAW.column("order_total"), "rename")
+            step.write(DAILY, records=31, columns=[revenue])
 
 An exception inside a ``with`` block records a failure event carrying the error, then propagates.
 """
@@ -47,7 +48,7 @@ def swap_sink_override(sink: Sink | None) -> Sink | None:
 def _now() -> str:
     now = time.time()
     seconds = int(now)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + ".%03dZ" % int((now - seconds) * 1000)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{int((now - seconds) * 1000):03d}Z"
 
 
 def _metrics(records: int | None, size_bytes: int | None, files: int | None) -> dict[str, int] | None:
@@ -212,7 +213,9 @@ class Step(_Scope):
             return
         self._closed = True
         self.run._steps.pop(self.name, None)
-        self.run._emit(EventType.STEP_COMPLETE, step=self.name, metrics=_metrics(**metrics) if metrics else None)
+        self.run._emit(
+            EventType.STEP_COMPLETE, step=self.name, metrics=_metrics(**metrics) if metrics else None
+        )
 
     def fail(self, error: BaseException | str, *, exit_code: int | None = None) -> None:
         if self._closed:

@@ -1,11 +1,11 @@
 """Helpers for users' own tests: capture the lineage a job emits, without touching stdout or AWS.
 
-    from lineage_lib.testing import capture
+from lineage_lib.testing import capture
 
-    def test_my_job_lineage():
-        with capture() as lineage:
-            my_job.main()
-        assert lineage.datasets_written() == {"glue://default/analytics_db.orders_daily"}
+def test_my_job_lineage():
+    with capture() as lineage:
+        my_job.main()
+    assert lineage.datasets_written() == {"glue://default/analytics_db.orders_daily"}
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ class Captured(MemorySink):
             for col in event.get(Field.COLUMNS, []):
                 key = (event[Field.TARGET]["id"], col[Field.COLUMN])
                 out.setdefault(key, []).extend(
-                    (src["dataset"], src[Field.COLUMN], col[Field.TRANSFORMATION]) for src in col[Field.SOURCES]
+                    (src["dataset"], src[Field.COLUMN], col[Field.TRANSFORMATION])
+                    for src in col[Field.SOURCES]
                 )
         return out
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -33,10 +34,8 @@ class StdoutSink:
 
     def flush(self) -> None:
         stream = self._stream or sys.stdout
-        try:
+        with contextlib.suppress(OSError, ValueError, RuntimeError):  # closed or broken stdout at exit
             stream.flush()
-        except (OSError, ValueError, RuntimeError):  # closed or broken stdout at exit
-            pass
 
     def close(self) -> None:
         self.flush()

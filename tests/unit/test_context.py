@@ -38,7 +38,12 @@ def test_glue_arguments_are_parsed_without_awsglue() -> None:
 
 def test_glue_job_run_is_detected_from_its_arguments() -> None:
     ctx = detect(argv=GLUE_ARGV, environ={"AWS_REGION": "eu-west-1"}, emr_job_flow_file=NO_EMR)
-    assert (ctx.platform, ctx.pipeline_id, ctx.run_id, ctx.attempt) == ("glue", "orders-daily", "jr_5f1c0e9b", 0)
+    assert (ctx.platform, ctx.pipeline_id, ctx.run_id, ctx.attempt) == (
+        "glue",
+        "orders-daily",
+        "jr_5f1c0e9b",
+        0,
+    )
     assert ctx.to_event()["job_run_id"] == "jr_5f1c0e9b"
     assert ctx.to_event()["region"] == "eu-west-1"
 
@@ -77,10 +82,14 @@ def test_explicit_argument_beats_environment_beats_job_argument() -> None:
 
 def test_lambda_is_detected_from_its_environment_and_context_object() -> None:
     context = SimpleNamespace(
-        function_name="orders-notify", function_version="7", aws_request_id="9c1d7a52-6b1e-4f0e-9a43-2f1e0b5c7d11"
+        function_name="orders-notify",
+        function_version="7",
+        aws_request_id="9c1d7a52-6b1e-4f0e-9a43-2f1e0b5c7d11",
     )
     environ = {"AWS_LAMBDA_FUNCTION_NAME": "orders-notify", "AWS_LAMBDA_FUNCTION_VERSION": "7"}
-    ctx = detect(lambda_context=context, argv=["/var/runtime/bootstrap.py"], environ=environ, emr_job_flow_file=NO_EMR)
+    ctx = detect(
+        lambda_context=context, argv=["/var/runtime/bootstrap.py"], environ=environ, emr_job_flow_file=NO_EMR
+    )
     assert (ctx.platform, ctx.pipeline_id, ctx.run_id) == ("lambda", "orders-notify", context.aws_request_id)
     assert ctx.to_event()["request_id"] == context.aws_request_id
     assert ctx.to_event()["function_version"] == "7"
@@ -111,7 +120,10 @@ def test_local_runs_get_a_fresh_run_id_and_the_script_name() -> None:
 
 
 def test_platform_can_be_forced_and_bad_values_are_refused() -> None:
-    assert detect(argv=GLUE_ARGV, environ={"LINEAGE_PLATFORM": "local"}, emr_job_flow_file=NO_EMR).platform == "local"
+    assert (
+        detect(argv=GLUE_ARGV, environ={"LINEAGE_PLATFORM": "local"}, emr_job_flow_file=NO_EMR).platform
+        == "local"
+    )
     with pytest.raises(LineageConfigError, match="glue, emr, lambda, local"):
         detect(argv=[], environ={"LINEAGE_PLATFORM": "k8s"}, emr_job_flow_file=NO_EMR)
     with pytest.raises(LineageConfigError, match="LINEAGE_ATTEMPT"):

@@ -68,7 +68,9 @@ def test_other_schemes_lowercase_scheme_and_host_only() -> None:
     ],
 )
 def test_unusable_identifiers_say_how_to_build_one(bad: str, hint: str) -> None:
-    with pytest.raises(LineageConfigError, match=hint.replace(".", r"\.").replace("<", ".").replace(">", ".")):
+    with pytest.raises(
+        LineageConfigError, match=hint.replace(".", r"\.").replace("<", ".").replace(">", ".")
+    ):
         normalize_dataset_id(bad)
 
 
@@ -79,7 +81,10 @@ def test_dataset_schema_and_version_go_into_the_event() -> None:
         "id": "glue://default/raw_db.orders_raw",
         "location": "s3://acme-raw/orders",
         "version": "snap-42",
-        "schema": {"version": "7", "fields": [{"name": "order_id", "type": "string"}, {"name": "order_total"}]},
+        "schema": {
+            "version": "7",
+            "fields": [{"name": "order_id", "type": "string"}, {"name": "order_total"}],
+        },
     }
     assert table.column("order_total") == lineage.ColumnRef("glue://default/raw_db.orders_raw", "order_total")
 

@@ -21,10 +21,16 @@ def test_a_run_records_its_lifecycle_and_operations_in_order() -> None:
     with capture() as captured:
         with lineage.run("orders-daily") as run, run.step("aggregate") as step:
             step.read(RAW, records=10)
-            step.write(DAILY, records=2, columns=[lineage.ColumnLineage("revenue", RAW.column("order_total"), "rename")])
+            step.write(
+                DAILY,
+                records=2,
+                columns=[lineage.ColumnLineage("revenue", RAW.column("order_total"), "rename")],
+            )
         events = captured.events
     assert captured.types() == ["RUN_START", "STEP_START", "READ", "WRITE", "STEP_COMPLETE", "RUN_COMPLETE"]
-    assert {(e["pipeline_id"], e["run_id"], e["attempt"]) for e in events} == {("orders-daily", run.run_id, 0)}
+    assert {(e["pipeline_id"], e["run_id"], e["attempt"]) for e in events} == {
+        ("orders-daily", run.run_id, 0)
+    }
     assert len({e["event_id"] for e in events}) == len(events)
     assert [e["event_time"] for e in events] == sorted(e["event_time"] for e in events)
     for event in events:
@@ -35,29 +41,31 @@ def test_a_run_records_its_lifecycle_and_operations_in_order() -> None:
 
 
 def test_an_exception_in_a_step_fails_step_and_run_then_propagates() -> None:
-    with capture() as captured, pytest.raises(KeyError, match="order_total"):
+    def job() -> lineage.Run:
         with lineage.run("orders-daily") as run, run.step("aggregate") as step:
             step.read(RAW)
             raise KeyError("order_total")
+
+    with capture() as captured, pytest.raises(KeyError, match="order_total"):
+        job()
+    run = captured.events[0]
     fail = captured.of_type("STEP_FAIL", "RUN_FAIL")
     assert [e["event_type"] for e in fail] == ["STEP_FAIL", "RUN_FAIL"]
     assert all(e["error"]["type"] == "KeyError" and "order_total" in e["error"]["message"] for e in fail)
     assert "Traceback" in fail[-1]["error"]["stack"]
-    assert run.closed
+    assert fail[-1]["run_id"] == run["run_id"]
 
 
 def test_sys_exit_inside_a_run_records_the_exit_code_and_keeps_it() -> None:
-    with capture() as captured, pytest.raises(SystemExit) as exited:
-        with lineage.run("p"):
-            raise SystemExit(3)
+    with capture() as captured, pytest.raises(SystemExit) as exited, lineage.run("p"):
+        raise SystemExit(3)
     assert exited.value.code == 3
     assert captured.of_type("RUN_FAIL")[0]["error"]["exit_code"] == 3
 
 
 def test_sys_exit_zero_completes_the_run() -> None:
-    with capture() as captured, pytest.raises(SystemExit):
-        with lineage.run("p"):
-            raise SystemExit(0)
+    with capture() as captured, pytest.raises(SystemExit), lineage.run("p"):
+        raise SystemExit(0)
     assert captured.types()[-1] == "RUN_COMPLETE"
 
 
@@ -84,7 +92,11 @@ def test_open_steps_are_closed_with_the_run_and_names_are_unique_while_open() ->
             run.step("s")
         run.abort("operator stopped it", signal_name="SIGTERM")
     assert captured.types() == ["RUN_START", "STEP_START", "STEP_FAIL", "RUN_ABORT"]
-    assert captured.events[-1]["error"] == {"type": "Aborted", "message": "operator stopped it", "signal": "SIGTERM"}
+    assert captured.events[-1]["error"] == {
+        "type": "Aborted",
+        "message": "operator stopped it",
+        "signal": "SIGTERM",
+    }
 
 
 def test_strict_mode_refuses_an_invalid_event_and_emits_nothing_for_it() -> None:
@@ -117,7 +129,10 @@ def test_lineage_mode_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def _many_columns(count: int) -> list[lineage.ColumnLineage]:
-    return [lineage.ColumnLineage(f"column_{i:04d}_" + "x" * 100, RAW.column(f"source_{i:04d}_" + "y" * 100)) for i in range(count)]
+    return [
+        lineage.ColumnLineage(f"column_{i:04d}_" + "x" * 100, RAW.column(f"source_{i:04d}_" + "y" * 100))
+        for i in range(count)
+    ]
 
 
 def test_an_event_over_the_cloudwatch_limit_is_refused_never_truncated() -> None:
@@ -164,7 +179,9 @@ def test_a_retry_is_a_new_attempt_of_the_same_run(monkeypatch: pytest.MonkeyPatc
 
 def test_lambda_handler_usage_takes_request_id_from_the_context(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "orders-notify")
-    context = SimpleNamespace(function_name="orders-notify", function_version="$LATEST", aws_request_id="req-1")
+    context = SimpleNamespace(
+        function_name="orders-notify", function_version="$LATEST", aws_request_id="req-1"
+    )
     with capture() as captured, lineage.run(lambda_context=context):
         pass
     start = captured.events[0]

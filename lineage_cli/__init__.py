@@ -1,0 +1,1 @@
+"""The ``lineage`` command line: the questions users ask of the lineage plane."""
