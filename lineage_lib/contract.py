@@ -2,19 +2,20 @@
 
 The JSON Schemas under ``schemas/lineage-event/<version>/schema.json`` are the source of truth; the
 wheel carries them as ``lineage_lib/_schemas``. Events are validated on the hot path by a validator
-compiled from the schema (fastjsonschema); ``explain`` re-checks a rejected event with the reference
-implementation (jsonschema, when installed) for the most precise message.
+compiled from the schema (lineage_lib._schema_compiler); ``explain`` re-checks a rejected event with
+the reference implementation (jsonschema, when installed) for the most precise message.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Final
+from typing import Any, Final
 
+from lineage_lib._schema_compiler import SchemaViolation, compile_validator
 from lineage_lib.errors import LineageValidationError, UnknownSchemaVersionError
 
 SCHEMA_NAME: Final = "lineage-event"
@@ -131,13 +132,13 @@ def schema(version: str = CURRENT_VERSION) -> Mapping[str, Any]:
 
 
 @functools.cache
-def compiled_validator(version: str = CURRENT_VERSION) -> Callable[[Any], Any]:
-    """The hot-path validator for one version: raises fastjsonschema.JsonSchemaValueException."""
-    import fastjsonschema
+def compiled_validator(version: str = CURRENT_VERSION) -> Callable[[Any], None]:
+    """The hot-path validator of one version: returns None or raises SchemaViolation.
 
-    # The schemas keep to keywords whose meaning is identical in draft 7 and 2020-12, and the tests
-    # check that this validator and jsonschema's 2020-12 one agree on every example.
-    return fastjsonschema.compile(dict(schema(version)), use_default=False)
+    Compiled once per process from the schema (see lineage_lib._schema_compiler); the tests check
+    that it accepts exactly what the reference validator, jsonschema, accepts.
+    """
+    return compile_validator(schema(version))
 
 
 def declared_version(event: Mapping[str, Any]) -> str:
@@ -153,20 +154,17 @@ def validate(event: Mapping[str, Any]) -> None:
 
     Raises LineageValidationError (UnknownSchemaVersionError for a missing or unknown version).
     """
-    import fastjsonschema
-
     validator = compiled_validator(declared_version(event))
     try:
         validator(event)
-    except fastjsonschema.JsonSchemaValueException as err:
+    except SchemaViolation as err:
         raise validation_error(err) from err
 
 
-def validation_error(err: Any) -> LineageValidationError:
-    """Translate a fastjsonschema error into the library's typed error."""
-    path = ".".join(str(part) for part in list(getattr(err, "path", []))[1:])
-    message = str(getattr(err, "message", err)).replace("data.", "", 1).replace("data ", "event ", 1)
-    return LineageValidationError(message, path=path, rule=str(getattr(err, "rule", "")), value=err.value)
+def validation_error(err: SchemaViolation) -> LineageValidationError:
+    """The library's typed error for what the compiled validator found."""
+    path = ".".join(str(part) for part in err.path)
+    return LineageValidationError(err.message, path=path, rule=err.rule, value=err.value)
 
 
 def explain(event: Mapping[str, Any]) -> LineageValidationError | None:

@@ -10,9 +10,8 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, Final
 
-from fastjsonschema import JsonSchemaValueException
-
 from lineage_lib import env
+from lineage_lib._schema_compiler import SchemaViolation
 from lineage_lib.contract import CURRENT_VERSION, MAX_EVENT_BYTES, Field, compiled_validator, validation_error
 from lineage_lib.errors import EventTooLargeError, LineageConfigError, LineageEmitError, LineageError
 from lineage_lib.sinks.base import Sink
@@ -57,7 +56,7 @@ class Emitter:
     def emit(self, event: Mapping[str, Any]) -> None:
         try:
             self._validate(event)
-        except JsonSchemaValueException as err:
+        except SchemaViolation as err:
             error = validation_error(err)
             if self.mode == STRICT:
                 raise error from err
