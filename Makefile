@@ -31,7 +31,7 @@ test-fast: lint
 
 # The three packagings of lineage_lib: Glue wheelhouse, EMR bootstrap action, Lambda layer.
 artifacts: setup
-	$(BIN)/python -m packaging_tools.build --out build/artifacts
+	$(BIN)/python -m shipping.build --out build/artifacts
 
 bench: setup
 	$(BIN)/python bench/emit_bench.py

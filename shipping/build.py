@@ -1,0 +1,333 @@
+"""Build the three packagings of lineage_lib with one command.
+
+    python -m shipping.build --out build/artifacts [--lambda-python 3.13] [--lambda-arch arm64]
+
+What lands in OUT (a manifest sits next to its folder, not in it, so that uploading or zipping the
+folder ships only what the target needs):
+
+    wheel/lineage_plane-<version>-py3-none-any.whl      the project wheel
+    glue/glue-4.0/  glue/glue-5.0/                       wheelhouses for --additional-python-modules
+    glue/glue-<version>.manifest.json                    their files and the Glue job parameters to set
+    emr/emr_bootstrap.sh  emr/wheelhouse/                the bootstrap action and what it installs
+    emr.manifest.json                                    the bootstrap action to configure
+    lambda-layer/python/                                 the layer's content (/opt/python in Lambda)
+    lambda-layer.manifest.json                           its Python version and architecture
+
+Each wheelhouse is checked before the build succeeds: every wheel's tags suit its target, and pip
+resolves the project from the folder alone (--no-index), as it must in a VPC without internet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+log = logging.getLogger(__name__)
+
+REPO: Final = Path(__file__).resolve().parent.parent
+PYPROJECT: Final = REPO / "pyproject.toml"
+BOOTSTRAP_SCRIPT: Final = Path(__file__).resolve().with_name("emr_bootstrap.sh")
+# Where the manifests tell users to upload the folders; they replace both placeholders.
+S3_PREFIX: Final = "s3://<artifacts-bucket>/<prefix>"
+
+WHEEL_DIR: Final = "wheel"
+GLUE_DIR: Final = "glue"
+EMR_DIR: Final = "emr"
+EMR_WHEELHOUSE: Final = "wheelhouse"
+LAMBDA_DIR: Final = "lambda-layer"
+LAMBDA_SITE: Final = "python"  # Lambda puts /opt/python (a layer's python/) on every Python runtime's path
+MANIFEST_SUFFIX: Final = ".manifest.json"
+
+# manylinux2014 (glibc 2.17) is older than the glibc of every target (Glue 4.0 on Amazon Linux 2: 2.26;
+# Glue 5.0, EMR 7 and Lambda's python3.12+ on Amazon Linux 2023: 2.34), so its wheels run on all.
+MANYLINUX: Final = "manylinux2014"
+MANYLINUX_GLIBC_MINOR: Final = 17
+_LEGACY_MANYLINUX: Final = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+
+
+class BuildError(Exception):
+    """A build step failed; the message says which one and what to check."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A Python runtime lineage_lib is installed into: its name, CPython version and CPU architectures."""
+
+    name: str
+    python: str
+    archs: tuple[str, ...]
+
+    @property
+    def abi(self) -> str:
+        return "cp" + self.python.replace(".", "")
+
+    def tags(self) -> frozenset[Tag]:
+        """Every wheel tag this runtime installs, on any of its architectures."""
+        version = tuple(int(part) for part in self.python.split("."))
+        platforms = [tag for arch in self.archs for tag in platform_tags(arch)]
+        return frozenset(
+            (
+                *cpython_tags(version, abis=[self.abi], platforms=platforms),
+                *compatible_tags(version, interpreter=self.abi, platforms=platforms),
+            )
+        )
+
+
+# The targets, written once: build, manifests and tests all read them from here.
+GLUE_TARGETS: Final = (
+    Target("glue-4.0", python="3.10", archs=("x86_64",)),
+    Target("glue-5.0", python="3.11", archs=("x86_64",)),
+)
+EMR_TARGET: Final = Target("emr-7", python="3.9", archs=("x86_64", "aarch64"))  # aarch64: Graviton
+LAMBDA_ARCHS: Final = {"arm64": "aarch64", "x86_64": "x86_64"}  # Lambda's name -> the platform tag's
+LAMBDA_DEFAULT_PYTHON: Final = "3.13"
+LAMBDA_DEFAULT_ARCH: Final = "arm64"
+
+
+def lambda_target(python: str, arch: str) -> Target:
+    """The target of a Lambda layer for runtime ``python<python>`` on Lambda architecture ``arch``."""
+    return Target(f"lambda-python{python}-{arch}", python=python, archs=(LAMBDA_ARCHS[arch],))
+
+
+def platform_tags(arch: str) -> list[str]:
+    """The platform tags a manylinux2014 machine of ``arch`` accepts, newest first."""
+    tags: list[str] = []
+    for minor in range(MANYLINUX_GLIBC_MINOR, 4, -1):
+        tags.append(f"manylinux_2_{minor}_{arch}")
+        if minor in _LEGACY_MANYLINUX:
+            tags.append(f"{_LEGACY_MANYLINUX[minor]}_{arch}")
+    return tags
+
+
+def pip_target_options(target: Target, arch: str) -> list[str]:
+    """pip options that choose wheels for ``target`` on ``arch`` instead of for this machine."""
+    return [
+        *("--only-binary=:all:", "--platform", f"{MANYLINUX}_{arch}"),
+        *("--python-version", target.python, "--implementation", "cp", "--abi", target.abi),
+    ]
+
+
+def project_table(pyproject: Path = PYPROJECT) -> dict[str, Any]:
+    with pyproject.open("rb") as file:
+        project: dict[str, Any] = tomllib.load(file)["project"]
+    return project
+
+
+def runtime_dependencies(pyproject: Path = PYPROJECT) -> list[str]:
+    """The requirements that ship with lineage_lib: pyproject.toml's [project].dependencies."""
+    return list(project_table(pyproject).get("dependencies", []))
+
+
+def ordered_wheels(names: Iterable[str], project: str) -> list[str]:
+    """Wheel file names, the project's first, then its dependencies by name."""
+    key = canonicalize_name(project)
+    return sorted(names, key=lambda name: (parse_wheel_filename(name)[0] != key, name))
+
+
+def glue_job_parameters(wheels: Sequence[str], s3_folder: str) -> dict[str, str]:
+    """The Glue job parameters that install ``wheels`` once uploaded to ``s3_folder``."""
+    return {
+        "--additional-python-modules": ",".join(f"{s3_folder}/{name}" for name in wheels),
+        # The listed wheels only: pip never looks for an index, which a VPC without internet lacks.
+        "--python-modules-installer-option": "--no-index",
+    }
+
+
+def run_pip(args: Sequence[str], *, step: str, hint: str) -> None:
+    log.info("%s", step)
+    result = subprocess.run([sys.executable, "-m", "pip", *args], check=False)
+    if result.returncode != 0:
+        raise BuildError(f"{step} failed (pip exit {result.returncode}): {hint}")
+
+
+def build_wheel(out: Path) -> Path:
+    folder = out / WHEEL_DIR
+    run_pip(
+        ["wheel", str(REPO), "--no-deps", "--quiet", "--wheel-dir", str(folder)],
+        step="building the project wheel",
+        hint="check pyproject.toml and that pip can install the hatchling build backend",
+    )
+    wheels = sorted(folder.glob("*.whl"))
+    if len(wheels) != 1:
+        raise BuildError(f"expected one wheel in {folder}, found {[w.name for w in wheels]}")
+    return wheels[0]
+
+
+def pinned_requirement(wheel: Path) -> str:
+    name, version, _, _ = parse_wheel_filename(wheel.name)
+    return f"{name}=={version}"
+
+
+def build_wheelhouse(folder: Path, target: Target, wheel: Path) -> list[str]:
+    """Fill ``folder`` with the project wheel and its runtime dependencies for ``target``."""
+    folder.mkdir(parents=True)
+    shutil.copy2(wheel, folder)
+    requirements = runtime_dependencies()
+    for arch in target.archs if requirements else ():
+        run_pip(
+            ["download", "--quiet", "--dest", str(folder), *pip_target_options(target, arch), *requirements],
+            step=f"downloading the runtime dependencies for {target.name} ({arch})",
+            hint="check access to the package index and that each dependency has a wheel for this target",
+        )
+    check_wheelhouse(folder, target, pinned_requirement(wheel))
+    return ordered_wheels((path.name for path in folder.glob("*.whl")), project_table()["name"])
+
+
+def check_wheelhouse(folder: Path, target: Target, requirement: str) -> None:
+    """Fail unless every wheel suits ``target`` and ``requirement`` installs from ``folder`` alone."""
+    accepted = target.tags()
+    for path in sorted(folder.glob("*.whl")):
+        if accepted.isdisjoint(parse_wheel_filename(path.name)[3]):
+            raise BuildError(
+                f"{path.name} does not install on {target.name} (CPython {target.python}, "
+                f"{MANYLINUX} {'/'.join(target.archs)}): pin a version of it that has a wheel for it"
+            )
+    # --isolated: no pip configuration or PIP_* variable may add a place to find wheels.
+    offline = ["install", "--isolated", "--dry-run", "--ignore-installed", "--quiet", "--no-index"]
+    for arch in target.archs:
+        run_pip(
+            [*offline, "--find-links", str(folder), *pip_target_options(target, arch), requirement],
+            step=f"checking that the {target.name} wheelhouse installs offline ({arch})",
+            hint=f"a dependency is missing from {folder}; see pip's message above",
+        )
+
+
+def write_manifest(folder: Path, content: Mapping[str, Any]) -> Path:
+    path = folder.with_name(folder.name + MANIFEST_SUFFIX)
+    path.write_text(json.dumps(content, indent=2) + "\n")
+    return path
+
+
+def target_fields(target: Target) -> dict[str, Any]:
+    platforms = [f"{MANYLINUX}_{arch}" for arch in target.archs]
+    return {"target": target.name, "python": target.python, "platforms": platforms}
+
+
+def build_glue(out: Path, wheel: Path) -> list[Path]:
+    """One wheelhouse and manifest per Glue version."""
+    manifests = []
+    for target in GLUE_TARGETS:
+        folder = out / GLUE_DIR / target.name
+        files = build_wheelhouse(folder, target, wheel)
+        s3_folder = f"{S3_PREFIX}/{GLUE_DIR}/{target.name}"
+        manifest = {
+            **target_fields(target),
+            "files": files,
+            "upload": f"aws s3 cp --recursive {GLUE_DIR}/{target.name} {s3_folder}/",
+            "job_parameters": glue_job_parameters(files, s3_folder),
+        }
+        manifests.append(write_manifest(folder, manifest))
+    return manifests
+
+
+def build_emr(out: Path, wheel: Path) -> Path:
+    """The bootstrap action script and the wheelhouse it installs from, for both architectures."""
+    folder = out / EMR_DIR
+    files = build_wheelhouse(folder / EMR_WHEELHOUSE, EMR_TARGET, wheel)
+    script = folder / BOOTSTRAP_SCRIPT.name
+    shutil.copyfile(BOOTSTRAP_SCRIPT, script)
+    script.chmod(0o755)
+    s3_folder = f"{S3_PREFIX}/{EMR_DIR}"
+    manifest = {
+        **target_fields(EMR_TARGET),
+        "files": [f"{EMR_WHEELHOUSE}/{name}" for name in files],
+        "upload": f"aws s3 cp --recursive {EMR_DIR} {s3_folder}/",
+        # The BootstrapActionConfig of EMR's RunJobFlow API (CloudFormation and boto3 take this shape).
+        "bootstrap_action": {
+            "Name": "Install lineage_lib",
+            "ScriptBootstrapAction": {
+                "Path": f"{s3_folder}/{script.name}",
+                "Args": [f"{s3_folder}/{EMR_WHEELHOUSE}/"],
+            },
+        },
+    }
+    return write_manifest(folder, manifest)
+
+
+def build_lambda_layer(out: Path, wheel: Path, python: str, arch: str) -> Path:
+    """The layer's python/ folder, installed for Lambda runtime ``python<python>`` on ``arch``."""
+    target = lambda_target(python, arch)
+    folder = out / LAMBDA_DIR
+    site = folder / LAMBDA_SITE
+    # --no-compile: bytecode of this machine's Python would be dead weight for another version.
+    install = ["install", "--quiet", "--no-compile", "--target", str(site)]
+    run_pip(
+        [*install, *pip_target_options(target, target.archs[0]), str(wheel)],
+        step=f"installing the Lambda layer for {target.name}",
+        hint="check access to the package index and that each dependency has a wheel for this target",
+    )
+    # Console scripts carry this machine's interpreter in their shebang; a layer has no use for them.
+    shutil.rmtree(site / "bin", ignore_errors=True)
+    manifest = {
+        **target_fields(target),
+        "compatible_runtimes": [f"python{python}"],
+        "compatible_architectures": [arch],
+        "packages": sorted(path.name.removesuffix(".dist-info") for path in site.glob("*.dist-info")),
+    }
+    return write_manifest(folder, manifest)
+
+
+def clean(out: Path) -> None:
+    """Remove what an earlier build left, so that no stale wheel reaches a wheelhouse or a manifest."""
+    for name in (WHEEL_DIR, GLUE_DIR, EMR_DIR, LAMBDA_DIR):
+        shutil.rmtree(out / name, ignore_errors=True)
+        (out / (name + MANIFEST_SUFFIX)).unlink(missing_ok=True)
+
+
+def build_all(
+    out: Path, *, lambda_python: str = LAMBDA_DEFAULT_PYTHON, lambda_arch: str = LAMBDA_DEFAULT_ARCH
+) -> list[Path]:
+    """Build the wheel, the Glue wheelhouses, the EMR bootstrap action and the Lambda layer into ``out``."""
+    clean(out)
+    wheel = build_wheel(out)
+    glue = build_glue(out, wheel)
+    emr = build_emr(out, wheel)
+    layer = build_lambda_layer(out, wheel, lambda_python, lambda_arch)
+    return [wheel, *glue, emr, layer]
+
+
+def python_version(text: str) -> str:
+    if not re.fullmatch(r"3\.\d{1,2}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Python version like 3.13")
+    return text
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m shipping.build",
+        description="Build the Glue wheelhouses, the EMR bootstrap action and the Lambda layer.",
+    )
+    parser.add_argument("--out", type=Path, default=Path("build/artifacts"), help="output folder")
+    parser.add_argument("--lambda-python", type=python_version, default=LAMBDA_DEFAULT_PYTHON)
+    parser.add_argument("--lambda-arch", choices=sorted(LAMBDA_ARCHS), default=LAMBDA_DEFAULT_ARCH)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="shipping.build: %(message)s")
+    args = parse_args(argv)
+    try:
+        built = build_all(args.out, lambda_python=args.lambda_python, lambda_arch=args.lambda_arch)
+    except BuildError as err:
+        print(f"shipping.build: {err}", file=sys.stderr)
+        return 1
+    for path in built:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""What `make artifacts` builds: the wheel, the Glue and EMR wheelhouses, the Lambda layer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from packaging.requirements import Requirement
+from packaging.tags import Tag, parse_tag
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from shipping import build
+from tests.packaging.support import assert_has_runtime_dependencies, dist_versions
+
+pytestmark = pytest.mark.slow
+
+PROJECT = canonicalize_name(build.project_table()["name"])
+VERSION = build.project_table()["version"]
+WHEELHOUSE_TARGETS = [*build.GLUE_TARGETS, build.EMR_TARGET]
+LAYER_TARGET = build.lambda_target(build.LAMBDA_DEFAULT_PYTHON, build.LAMBDA_DEFAULT_ARCH)
+
+
+def by_name(target: build.Target) -> str:
+    return target.name
+
+
+def wheelhouse(artifacts: Path, target: build.Target) -> Path:
+    if target == build.EMR_TARGET:
+        return artifacts / build.EMR_DIR / build.EMR_WHEELHOUSE
+    return artifacts / build.GLUE_DIR / target.name
+
+
+def manifest(folder: Path) -> Any:
+    return json.loads(folder.with_name(folder.name + build.MANIFEST_SUFFIX).read_text())
+
+
+def wheel_names(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.glob("*.whl"))
+
+
+# The wheel
+
+
+def test_wheel_holds_the_library_its_schemas_and_the_cli(project_wheel: Path) -> None:
+    names = zipfile.ZipFile(project_wheel).namelist()
+    assert "lineage_lib/__init__.py" in names
+    assert "lineage_lib/_schemas/lineage-event/1.0/schema.json" in names
+    assert "lineage_cli/__init__.py" in names
+    assert [name for name in names if name.startswith(("tests/", "lambdas/", "infra/", "shipping/"))] == []
+
+
+def test_wheel_requires_exactly_the_runtime_dependencies(project_wheel: Path) -> None:
+    name, version, _, _ = parse_wheel_filename(project_wheel.name)
+    metadata = zipfile.ZipFile(project_wheel).read(f"lineage_plane-{version}.dist-info/METADATA").decode()
+    declared = [
+        line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")
+    ]
+    unconditional = {str(Requirement(text)) for text in declared if Requirement(text).marker is None}
+    assert (name, str(version)) == (PROJECT, VERSION)
+    assert unconditional == {str(Requirement(text)) for text in build.runtime_dependencies()}
+
+
+# The Glue and EMR wheelhouses
+
+
+@pytest.mark.parametrize("target", WHEELHOUSE_TARGETS, ids=by_name)
+def test_every_wheel_of_a_wheelhouse_installs_on_its_target(artifacts: Path, target: build.Target) -> None:
+    names = wheel_names(wheelhouse(artifacts, target))
+    assert names
+    for name in names:
+        assert not target.tags().isdisjoint(parse_wheel_filename(name)[3]), f"{name} on {target.name}"
+
+
+@pytest.mark.parametrize("target", WHEELHOUSE_TARGETS, ids=by_name)
+def test_a_wheelhouse_holds_the_project_and_its_runtime_dependencies(
+    artifacts: Path, target: build.Target
+) -> None:
+    versions: dict[str, str] = {
+        parse_wheel_filename(name)[0]: str(parse_wheel_filename(name)[1])
+        for name in wheel_names(wheelhouse(artifacts, target))
+    }
+    assert versions[PROJECT] == VERSION
+    assert_has_runtime_dependencies(versions)
+
+
+@pytest.mark.parametrize("target", build.GLUE_TARGETS, ids=by_name)
+def test_glue_manifest_gives_the_job_parameters_for_every_wheel(
+    artifacts: Path, target: build.Target
+) -> None:
+    folder = wheelhouse(artifacts, target)
+    content = manifest(folder)
+    s3_folder = f"{build.S3_PREFIX}/glue/{target.name}"
+    modules = content["job_parameters"]["--additional-python-modules"].split(",")
+    assert (content["target"], content["python"]) == (target.name, target.python)
+    assert sorted(content["files"]) == wheel_names(folder)
+    assert sorted(modules) == [f"{s3_folder}/{name}" for name in wheel_names(folder)]
+    assert modules[0].startswith(f"{s3_folder}/lineage_plane-")
+    assert content["job_parameters"]["--python-modules-installer-option"] == "--no-index"
+
+
+def test_emr_folder_ships_the_bootstrap_script_and_says_how_to_configure_it(artifacts: Path) -> None:
+    folder = artifacts / build.EMR_DIR
+    script = folder / build.BOOTSTRAP_SCRIPT.name
+    action = manifest(folder)["bootstrap_action"]["ScriptBootstrapAction"]
+    assert script.read_bytes() == build.BOOTSTRAP_SCRIPT.read_bytes()
+    assert os.access(script, os.X_OK)
+    assert action == {
+        "Path": f"{build.S3_PREFIX}/emr/{script.name}",
+        "Args": [f"{build.S3_PREFIX}/emr/wheelhouse/"],
+    }
+
+
+# The Lambda layer
+
+
+def layer_site(artifacts: Path) -> Path:
+    return artifacts / build.LAMBDA_DIR / build.LAMBDA_SITE
+
+
+def installed_tags(site: Path) -> dict[str, set[Tag]]:
+    """The wheel tags of every distribution pip installed into ``site`` (from its .dist-info/WHEEL)."""
+    return {
+        dist_info.name: {
+            tag
+            for line in (dist_info / "WHEEL").read_text().splitlines()
+            if line.startswith("Tag:")
+            for tag in parse_tag(line.split(":", 1)[1].strip())
+        }
+        for dist_info in site.glob("*.dist-info")
+    }
+
+
+def test_layer_manifest_records_python_version_and_architecture(artifacts: Path) -> None:
+    content = manifest(artifacts / build.LAMBDA_DIR)
+    assert content["compatible_runtimes"] == ["python3.13"]
+    assert content["compatible_architectures"] == ["arm64"]
+    assert content["platforms"] == ["manylinux2014_aarch64"]
+
+
+def test_every_package_of_the_layer_installs_on_its_target(artifacts: Path) -> None:
+    tags = installed_tags(layer_site(artifacts))
+    assert tags
+    for dist_info, wheel_tags in tags.items():
+        assert not LAYER_TARGET.tags().isdisjoint(wheel_tags), dist_info
+
+
+def test_layer_holds_the_project_and_its_runtime_dependencies(artifacts: Path) -> None:
+    versions = dist_versions(layer_site(artifacts))
+    assert versions[PROJECT] == VERSION
+    assert_has_runtime_dependencies(versions)
+
+
+def test_layer_carries_no_scripts_and_no_bytecode(artifacts: Path) -> None:
+    site = layer_site(artifacts)
+    assert not (site / "bin").exists()
+    assert list(site.rglob("__pycache__")) == []
+
+
+EMIT_ONE_RUN = """
+import sys
+import lineage_lib
+print(lineage_lib.__file__, *sys.path, sep="\\n", file=sys.stderr)
+with lineage_lib.run() as run:
+    pass
+"""
+
+
+def test_layer_alone_imports_lineage_lib_and_emits_valid_events(artifacts: Path, tmp_path: Path) -> None:
+    site = layer_site(artifacts)
+    # The layer is built for Lambda's Python and CPU, and runs here only because it is pure Python.
+    assert all(tags == {Tag("py3", "none", "any")} for tags in installed_tags(site).values())
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", EMIT_ONE_RUN],  # -S: no site-packages, so the layer is all there is
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(site), "LINEAGE_PIPELINE_ID": "packaging-test"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    module, *path = result.stderr.splitlines()
+    assert Path(module).is_relative_to(site)
+    assert not [entry for entry in path if "site-packages" in entry]
+    schema = json.loads((site / "lineage_lib/_schemas/lineage-event/1.0/schema.json").read_text())
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    for event in events:
+        jsonschema.validate(event, schema)
+    assert [event["event_type"] for event in events] == ["RUN_START", "RUN_COMPLETE"]
+    assert {event["pipeline_id"] for event in events} == {"packaging-test"}
