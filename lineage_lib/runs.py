@@ -110,7 +110,9 @@ class _Scope:
         else:
             self.fail(exc)
 
-    def complete(self, **metrics: int | None) -> None:
+    def complete(
+        self, *, records: int | None = None, size_bytes: int | None = None, files: int | None = None
+    ) -> None:
         raise NotImplementedError
 
     def fail(self, error: BaseException | str, *, exit_code: int | None = None) -> None:
@@ -208,14 +210,14 @@ class Step(_Scope):
             tags=tags,
         )
 
-    def complete(self, **metrics: int | None) -> None:
+    def complete(
+        self, *, records: int | None = None, size_bytes: int | None = None, files: int | None = None
+    ) -> None:
         if self._closed:
             return
         self._closed = True
         self.run._steps.pop(self.name, None)
-        self.run._emit(
-            EventType.STEP_COMPLETE, step=self.name, metrics=_metrics(**metrics) if metrics else None
-        )
+        self.run._emit(EventType.STEP_COMPLETE, step=self.name, metrics=_metrics(records, size_bytes, files))
 
     def fail(self, error: BaseException | str, *, exit_code: int | None = None) -> None:
         if self._closed:
@@ -314,12 +316,14 @@ class Run(_Scope):
         finally:
             _lifecycle.unregister(self)
 
-    def complete(self, **metrics: int | None) -> None:
+    def complete(
+        self, *, records: int | None = None, size_bytes: int | None = None, files: int | None = None
+    ) -> None:
         """Close the run as successful (steps still open are completed first)."""
         self._finish(
             EventType.RUN_COMPLETE,
             lambda s: s.complete(),
-            metrics=_metrics(**metrics) if metrics else None,
+            metrics=_metrics(records, size_bytes, files),
         )
 
     def fail(self, error: BaseException | str, *, exit_code: int | None = None) -> None:

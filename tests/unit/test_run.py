@@ -199,3 +199,12 @@ def test_unknown_sink_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("LINEAGE_SINK", "kafka")
     with pytest.raises(lineage.LineageConfigError, match="LINEAGE_SINK"):
         lineage.run("p")
+
+
+def test_steps_and_runs_complete_with_metrics() -> None:
+    with capture() as captured:
+        run = lineage.run("p")
+        run.step("s").complete(records=2, size_bytes=10)
+        run.complete(records=2)
+    assert captured.events[2]["metrics"] == {"records": 2, "bytes": 10}
+    assert captured.events[-1]["metrics"] == {"records": 2}
