@@ -74,14 +74,27 @@ class Emitter:
         with self._lock:
             try:
                 self.sink.emit(line, event)
-            except LineageError:
-                raise
+            except LineageError as err:
+                self._sink_failed(err)
             except Exception as err:
-                raise LineageEmitError(f"{type(self.sink).__name__} could not emit an event: {err}") from err
+                self._sink_failed(
+                    LineageEmitError(f"{type(self.sink).__name__} could not emit an event: {err}"), err
+                )
 
     def flush(self) -> None:
         with self._lock:
-            self.sink.flush()
+            try:
+                self.sink.flush()
+            except LineageError as err:
+                self._sink_failed(err)
+
+    def _sink_failed(self, failure: LineageError, cause: BaseException | None = None) -> None:
+        if self.mode == STRICT:
+            if cause is None:
+                raise failure
+            raise failure from cause
+        # Lenient: the job goes on; a buffering sink keeps the event for a later flush (at exit, at last).
+        log.error("lineage sink failure (lenient mode, the job goes on): %s", failure)
 
 
 def flush_all_sinks() -> None:

@@ -11,6 +11,7 @@ An exception inside a ``with`` block records a failure event carrying the error,
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -83,10 +84,21 @@ def default_sink() -> Sink:
 
         return StdoutSink()
     if kind == "cloudwatch":
-        from lineage_lib.sinks.cloudwatch import CloudWatchLogsSink
-
-        return CloudWatchLogsSink.from_environment()
+        return _process_cloudwatch_sink()
     raise LineageConfigError(f"{env.SINK}={kind!r}: choose 'stdout' (default) or 'cloudwatch'")
+
+
+def _process_cloudwatch_sink() -> Sink:
+    """One CloudWatch sink (one client, one log stream) for every run of the process."""
+    return _cloudwatch_sink_for(os.environ.get(env.LOG_GROUP), os.environ.get(env.LOG_STREAM))
+
+
+@functools.lru_cache(maxsize=8)
+def _cloudwatch_sink_for(log_group: str | None, log_stream: str | None) -> Sink:
+    from lineage_lib.sinks.cloudwatch import CloudWatchLogsSink
+
+    settings = {env.LOG_GROUP: log_group, env.LOG_STREAM: log_stream}
+    return CloudWatchLogsSink.from_environment({k: v for k, v in settings.items() if v})
 
 
 class _Scope:

@@ -25,3 +25,16 @@ def _no_ambient_lineage_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for name in (*env.OWN_SETTINGS, env.LAMBDA_FUNCTION_NAME, env.LAMBDA_FUNCTION_VERSION):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_lifecycle() -> Any:
+    """Runs a test leaves open, and sinks it used, must not reach the exit hook of the test process
+    (it would flush them at interpreter exit, against AWS endpoints the test had mocked)."""
+    yield
+    from lineage_lib import _lifecycle, emitter
+
+    with _lifecycle._lock:
+        _lifecycle._open_runs.clear()
+    for sink in list(emitter._live_sinks):
+        emitter._live_sinks.discard(sink)

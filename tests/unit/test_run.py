@@ -208,3 +208,16 @@ def test_steps_and_runs_complete_with_metrics() -> None:
         run.complete(records=2)
     assert captured.events[2]["metrics"] == {"records": 2, "bytes": 10}
     assert captured.events[-1]["metrics"] == {"records": 2}
+
+
+class _BrokenSink(MemorySink):
+    def emit(self, line: str, event: object) -> None:
+        raise OSError("disk full")
+
+
+def test_a_sink_failure_fails_the_job_in_strict_mode_only(caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(lineage.LineageEmitError, match="disk full"):
+        lineage.run("p", sink=_BrokenSink())
+    run = lineage.run("p", sink=_BrokenSink(), mode="lenient")
+    run.complete()
+    assert "lineage sink failure (lenient mode" in caplog.text
