@@ -116,7 +116,7 @@ class _Generator:
         self.functions: list[list[str]] = []
         self._counter = 0
         self._refs: list[str] = []
-        self._memos: dict[str, str] = {}
+        self._memos: dict[tuple[Any, ...], str] = {}
 
     def name(self, prefix: str) -> str:
         self._counter += 1
@@ -130,12 +130,12 @@ class _Generator:
         self.constants[name] = value
         return name
 
-    def memo(self, pattern: str) -> str:
-        """The name of the set of strings known to match ``pattern`` (one set per pattern)."""
-        if pattern not in self._memos:
-            self._memos[pattern] = self.name("_M")
-            self.constants[self._memos[pattern]] = set()
-        return self._memos[pattern]
+    def memo(self, checks: tuple[Any, ...]) -> str:
+        """The name of the set of strings known to pass one combination of string keywords."""
+        if checks not in self._memos:
+            self._memos[checks] = self.name("_M")
+            self.constants[self._memos[checks]] = set()
+        return self._memos[checks]
 
     def resolve(self, schema: Mapping[str, Any], where: str) -> Mapping[str, Any]:
         ref = schema["$ref"]
@@ -247,23 +247,32 @@ class _Generator:
             )
 
     def string_keywords(self, schema: Mapping[str, Any], at: _Site) -> None:
+        v = at.v
+        checks = []
         if "minLength" in schema:
-            at.emit(f"len({at.v}) < {int(schema['minLength'])}", "minLength", _message(at.v, " is too short"))
-        if "maxLength" in schema:
-            at.emit(f"len({at.v}) > {int(schema['maxLength'])}", "maxLength", _message(at.v, " is too long"))
-        if "pattern" in schema:
-            # Names, ids and dataset URIs repeat on every event of a run: remember the strings that
-            # matched (a set lookup costs a tenth of a regex search), up to a bound.
-            regex = self.constant("_R", re.compile(schema["pattern"]))
-            seen = self.memo(schema["pattern"])
-            unseen = at.block(f"if {at.v} not in {seen}:")
-            unseen.emit(
-                f"{regex}.search({at.v}) is None",
-                "pattern",
-                _message(at.v, f" does not match {schema['pattern']!r}"),
+            checks.append(
+                (f"len({v}) < {int(schema['minLength'])}", "minLength", _message(v, " is too short"))
             )
-            unseen.out.append(f"{unseen.ind}if len({seen}) < {_MATCH_MEMO_LIMIT}:")
-            unseen.out.append(f"{unseen.ind}    {seen}.add({at.v})")
+        if "maxLength" in schema:
+            checks.append(
+                (f"len({v}) > {int(schema['maxLength'])}", "maxLength", _message(v, " is too long"))
+            )
+        if "pattern" not in schema:
+            for check in checks:
+                at.emit(*check)
+            return
+        regex = self.constant("_R", re.compile(schema["pattern"]))
+        checks.append(
+            (f"{regex}.search({v}) is None", "pattern", _message(v, f" does not match {schema['pattern']!r}"))
+        )
+        # Names, ids and dataset URIs repeat on every event of a run: remember the strings that passed
+        # these string checks (a set lookup costs a tenth of a regex search), up to a bound.
+        seen = self.memo((schema.get("minLength"), schema.get("maxLength"), schema["pattern"]))
+        unseen = at.block(f"if {v} not in {seen}:")
+        for check in checks:
+            unseen.emit(*check)
+        unseen.out.append(f"{unseen.ind}if len({seen}) < {_MATCH_MEMO_LIMIT}:")
+        unseen.out.append(f"{unseen.ind}    {seen}.add({v})")
 
     def number_keywords(self, schema: Mapping[str, Any], at: _Site) -> None:
         if "minimum" in schema:

@@ -132,13 +132,24 @@ def schema(version: str = CURRENT_VERSION) -> Mapping[str, Any]:
 
 
 @functools.cache
-def compiled_validator(version: str = CURRENT_VERSION) -> Callable[[Any], None]:
+def compiled_validator(
+    version: str = CURRENT_VERSION, pre_validated: frozenset[str] = frozenset()
+) -> Callable[[Any], None]:
     """The hot-path validator of one version: returns None or raises SchemaViolation.
 
     Compiled once per process from the schema (see lineage_lib._schema_compiler); the tests check
-    that it accepts exactly what the reference validator, jsonschema, accepts.
+    that it accepts exactly what the reference validator, jsonschema, accepts. ``pre_validated``
+    names top-level fields whose values have already passed this schema (the same immutable
+    objects, shared by every event of a run): their presence is still checked, their content is not.
     """
-    return compile_validator(schema(version))
+    definition = schema(version)
+    if pre_validated:
+        properties = definition["properties"]
+        definition = {
+            **definition,
+            "properties": {k: {} if k in pre_validated else v for k, v in properties.items()},
+        }
+    return compile_validator(definition)
 
 
 def declared_version(event: Mapping[str, Any]) -> str:

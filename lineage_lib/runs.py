@@ -15,18 +15,17 @@ import functools
 import os
 import sys
 import threading
-import time
 import traceback
-import uuid
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
 from lineage_lib import _lifecycle, env
+from lineage_lib._ids import new_event_id, utc_now
 from lineage_lib.context import ExecutionContext, detect
 from lineage_lib.contract import CURRENT_VERSION, EventType, Field
 from lineage_lib.datasets import ColumnLineage, DatasetLike, as_dataset
-from lineage_lib.emitter import Emitter
+from lineage_lib.emitter import Emitter, SharedFields
 from lineage_lib.errors import LineageConfigError, LineageStateError
 from lineage_lib.sinks.base import Sink
 from lineage_lib.version import PRODUCER_NAME, __version__
@@ -44,12 +43,6 @@ def swap_sink_override(sink: Sink | None) -> Sink | None:
     with _override_lock:
         previous, _sink_override = _sink_override, sink
     return previous
-
-
-def _now() -> str:
-    now = time.time()
-    seconds = int(now)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{int((now - seconds) * 1000):03d}Z"
 
 
 def _metrics(records: int | None, size_bytes: int | None, files: int | None) -> dict[str, int] | None:
@@ -171,7 +164,7 @@ class Step(_Scope):
         self.run._emit(
             EventType.READ,
             step=self.name,
-            source=as_dataset(dataset).to_event(),
+            source=as_dataset(dataset).event_form,
             metrics=_metrics(records, size_bytes, files),
             tags=tags,
         )
@@ -192,8 +185,8 @@ class Step(_Scope):
         self.run._emit(
             EventType.WRITE,
             step=self.name,
-            target=as_dataset(dataset).to_event(),
-            columns=[c.to_event() for c in columns] if columns else None,
+            target=as_dataset(dataset).event_form,
+            columns=[c.event_form for c in columns] if columns else None,
             metrics=_metrics(records, size_bytes, files),
             tags=tags,
         )
@@ -215,9 +208,9 @@ class Step(_Scope):
         self.run._emit(
             EventType.TRANSFORM,
             step=self.name,
-            source=as_dataset(source).to_event(),
-            target=as_dataset(target).to_event(),
-            columns=[c.to_event() for c in columns] if columns else None,
+            source=as_dataset(source).event_form,
+            target=as_dataset(target).event_form,
+            columns=[c.event_form for c in columns] if columns else None,
             metrics=_metrics(records, size_bytes, files),
             tags=tags,
         )
@@ -267,13 +260,15 @@ class Run(_Scope):
         self._closed = False
         self._steps: dict[str, Step] = {}
         self._tags = dict(tags) if tags else None
-        self._base: dict[str, Any] = {
-            Field.PRODUCER: {Field.NAME: PRODUCER_NAME, Field.VERSION: __version__},
-            Field.PIPELINE_ID: context.pipeline_id,
-            Field.RUN_ID: context.run_id,
-            Field.ATTEMPT: context.attempt,
-            Field.CONTEXT: context.to_event(),
-        }
+        self._shared = SharedFields(
+            {
+                Field.PRODUCER: {Field.NAME: PRODUCER_NAME, Field.VERSION: __version__},
+                Field.PIPELINE_ID: context.pipeline_id,
+                Field.RUN_ID: context.run_id,
+                Field.ATTEMPT: context.attempt,
+                Field.CONTEXT: context.to_event(),
+            }
+        )
         self._emit(EventType.RUN_START)
         _lifecycle.register(self)
 
@@ -292,19 +287,18 @@ class Run(_Scope):
             print(f"lineage_lib: could not record the end of run {self.run_id}: {err}", file=sys.stderr)
 
     def _emit(self, event_type: str, **fields: Any) -> None:
-        event = {
+        event: dict[str, Any] = {
             Field.SCHEMA_VERSION: CURRENT_VERSION,
-            Field.EVENT_ID: str(uuid.uuid4()),
-            Field.EVENT_TIME: _now(),
+            Field.EVENT_ID: new_event_id(),
+            Field.EVENT_TIME: utc_now(),
             Field.EVENT_TYPE: event_type,
-            **self._base,
         }
         for key, value in fields.items():
             if value is not None:
                 event[key] = value
-        if self._tags and Field.TAGS not in event:
-            event[Field.TAGS] = self._tags
-        self._emitter.emit(event)
+        if self._tags:
+            event[Field.TAGS] = {**self._tags, **event[Field.TAGS]} if Field.TAGS in event else self._tags
+        self._emitter.emit(event, self._shared)
 
     def step(self, name: str) -> Step:
         """Open a step (emits STEP_START); use it as a context manager to close it."""

@@ -221,3 +221,52 @@ def test_a_sink_failure_fails_the_job_in_strict_mode_only(caplog: pytest.LogCapt
     run = lineage.run("p", sink=_BrokenSink(), mode="lenient")
     run.complete()
     assert "lineage sink failure (lenient mode" in caplog.text
+
+
+def test_operation_tags_add_to_the_run_tags() -> None:
+    with capture() as captured, lineage.run("p", tags={"team": "finance", "tier": "1"}) as run:
+        run.step("s").read(RAW, tags={"tier": "2", "pii": "yes"})
+    read = captured.of_type("READ")[0]
+    assert read["tags"] == {"team": "finance", "tier": "2", "pii": "yes"}
+
+
+def test_each_line_is_one_json_object_with_every_field_once() -> None:
+    with capture() as captured, lineage.run("p") as run:
+        run.step("s").write(DAILY, columns=[lineage.ColumnLineage("revenue", RAW.column("order_total"))])
+    for line in captured.lines:
+        pairs = json.loads(line, object_pairs_hook=lambda kv: kv)
+        keys = [key for key, _ in pairs]
+        assert len(keys) == len(set(keys)), keys
+        assert {"producer", "pipeline_id", "run_id", "attempt", "context"} <= set(keys)
+
+
+def test_run_fields_are_checked_once_and_every_other_field_on_every_event() -> None:
+    with pytest.raises(lineage.LineageValidationError) as caught:
+        lineage.run("bad\npipeline", sink=MemorySink())  # RUN_START carries the run's fields
+    assert caught.value.path == "pipeline_id"
+    with capture() as captured:
+        run = lineage.run("p")
+        step = run.step("s")
+        step.read(RAW)
+        with pytest.raises(lineage.LineageValidationError) as late:
+            step.read(RAW, records=-1)  # after the run's fields were trusted
+        run.complete()
+    assert late.value.path == "metrics.records"
+    for event in captured.events:
+        contract.validate(event)  # what went out passes the full schema
+
+
+def test_a_validator_trusting_run_fields_still_requires_them() -> None:
+    trusting = contract.compiled_validator("1.0", frozenset({"context", "producer"}))
+    event = json.loads(json.dumps(load_valid_event()))
+    event["context"] = {"platform": "k8s"}  # content not checked: it was checked once per run
+    trusting(event)
+    del event["context"]
+    with pytest.raises(Exception, match="required"):
+        trusting(event)
+
+
+def load_valid_event() -> dict[str, object]:
+    from tests.conftest import load_examples
+
+    return dict(load_examples("valid")[0][1])
