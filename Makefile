@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint artifacts bench clean
+.PHONY: setup demo test test-fast lint artifacts synth bench clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,10 @@ test-fast: lint
 # The three packagings of lineage_lib: Glue wheelhouse, EMR bootstrap action, Lambda layer.
 artifacts: setup
 	$(BIN)/python -m shipping.build --out build/artifacts
+
+# The CDK app (cloud assembly in cdk.out/), offline; it deploys the artifacts built above.
+synth: artifacts
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python app.py
 
 bench: setup
 	$(BIN)/python bench/emit_bench.py

@@ -38,3 +38,13 @@ def _isolated_lifecycle() -> Any:
         _lifecycle._open_runs.clear()
     for sink in list(emitter._live_sinks):
         emitter._live_sinks.discard(sink)
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """lineage_lib's packagings, built once per session by the real command's code (``make artifacts``)."""
+    from shipping import build
+
+    out = tmp_path_factory.mktemp("artifacts")
+    build.build_all(out)
+    return out

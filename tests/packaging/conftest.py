@@ -1,4 +1,4 @@
-"""The artifacts, built once per test session by the real command's code."""
+"""Fixtures of the packaging tests (the ``artifacts`` fixture itself is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,6 @@ from pathlib import Path
 import pytest
 
 from shipping import build
-
-
-@pytest.fixture(scope="session")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The output folder of ``python -m shipping.build`` with its defaults (what ``make artifacts`` ships)."""
-    out = tmp_path_factory.mktemp("artifacts")
-    build.build_all(out)
-    return out
 
 
 @pytest.fixture(scope="session")
