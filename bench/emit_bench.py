@@ -380,7 +380,7 @@ def ratios(results: dict[str, Result], *, use_min: bool = False) -> list[Ratio]:
 
 def versions() -> dict[str, str]:
     out = {"lineage_lib": LINEAGE_VERSION}
-    for dist in ("fastjsonschema", "jsonschema", "openlineage-python"):
+    for dist in ("jsonschema", "openlineage-python"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

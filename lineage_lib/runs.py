@@ -50,7 +50,9 @@ def _metrics(records: int | None, size_bytes: int | None, files: int | None) -> 
     return out or None
 
 
-def error_object(error: BaseException | str, *, exit_code: int | None = None) -> dict[str, Any]:
+def error_object(
+    error: BaseException | str, *, exit_code: int | None = None, signal_name: str | None = None
+) -> dict[str, Any]:
     """The event's ``error`` object for an exception (type, message, stack) or a plain reason."""
     if isinstance(error, BaseException):
         out: dict[str, Any] = {
@@ -64,6 +66,8 @@ def error_object(error: BaseException | str, *, exit_code: int | None = None) ->
         out = {"type": "Aborted", "message": str(error)[:_MAX_MESSAGE]}
     if exit_code is not None:
         out["exit_code"] = exit_code
+    if signal_name is not None:
+        out["signal"] = signal_name
     return out
 
 
@@ -134,8 +138,6 @@ class Step(_Scope):
         self.run = run
         self.name = name
         self._closed = False
-        self._records_read = 0
-        self._records_written = 0
         run._emit(EventType.STEP_START, step=name)
 
     def __enter__(self) -> Step:
@@ -145,10 +147,6 @@ class Step(_Scope):
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._close_from_exit(exc)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise LineageStateError(f"step {self.name!r} is closed; open a new step with run.step()")
 
     def read(
         self,
@@ -160,15 +158,9 @@ class Step(_Scope):
         tags: Mapping[str, str] | None = None,
     ) -> None:
         """Record that this step read ``dataset`` (with its schema/version if the Dataset says so)."""
-        self._check_open()
-        self.run._emit(
-            EventType.READ,
-            step=self.name,
-            source=as_dataset(dataset).event_form,
-            metrics=_metrics(records, size_bytes, files),
-            tags=tags,
+        self._operation(
+            EventType.READ, source=dataset, metrics=_metrics(records, size_bytes, files), tags=tags
         )
-        self._records_read += records or 0
 
     def write(
         self,
@@ -181,16 +173,8 @@ class Step(_Scope):
         tags: Mapping[str, str] | None = None,
     ) -> None:
         """Record that this step wrote ``dataset``; ``columns`` maps its columns to their sources."""
-        self._check_open()
-        self.run._emit(
-            EventType.WRITE,
-            step=self.name,
-            target=as_dataset(dataset).event_form,
-            columns=[c.event_form for c in columns] if columns else None,
-            metrics=_metrics(records, size_bytes, files),
-            tags=tags,
-        )
-        self._records_written += records or 0
+        metrics = _metrics(records, size_bytes, files)
+        self._operation(EventType.WRITE, target=dataset, columns=columns, metrics=metrics, tags=tags)
 
     def transform(
         self,
@@ -204,42 +188,50 @@ class Step(_Scope):
         tags: Mapping[str, str] | None = None,
     ) -> None:
         """Record a derivation of ``target`` from ``source`` in one operation (e.g. CTAS, a copy)."""
-        self._check_open()
+        metrics = _metrics(records, size_bytes, files)
+        self._operation(
+            EventType.TRANSFORM, source=source, target=target, columns=columns, metrics=metrics, tags=tags
+        )
+
+    def _operation(
+        self,
+        event_type: str,
+        *,
+        source: DatasetLike | None = None,
+        target: DatasetLike | None = None,
+        columns: Iterable[ColumnLineage] | None = None,
+        metrics: dict[str, int] | None,
+        tags: Mapping[str, str] | None,
+    ) -> None:
+        if self._closed:
+            raise LineageStateError(f"step {self.name!r} is closed; open a new step with run.step()")
         self.run._emit(
-            EventType.TRANSFORM,
+            event_type,
             step=self.name,
-            source=as_dataset(source).event_form,
-            target=as_dataset(target).event_form,
+            source=None if source is None else as_dataset(source).event_form,
+            target=None if target is None else as_dataset(target).event_form,
             columns=[c.event_form for c in columns] if columns else None,
-            metrics=_metrics(records, size_bytes, files),
+            metrics=metrics,
             tags=tags,
         )
+
+    def _close(self, event_type: str, **fields: Any) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.run._steps.pop(self.name, None)
+        self.run._emit(event_type, step=self.name, **fields)
 
     def complete(
         self, *, records: int | None = None, size_bytes: int | None = None, files: int | None = None
     ) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self.run._steps.pop(self.name, None)
-        self.run._emit(EventType.STEP_COMPLETE, step=self.name, metrics=_metrics(records, size_bytes, files))
+        self._close(EventType.STEP_COMPLETE, metrics=_metrics(records, size_bytes, files))
 
     def fail(self, error: BaseException | str, *, exit_code: int | None = None) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self.run._steps.pop(self.name, None)
-        self.run._emit(EventType.STEP_FAIL, step=self.name, error=error_object(error, exit_code=exit_code))
+        self._close(EventType.STEP_FAIL, error=error_object(error, exit_code=exit_code))
 
     def abort(self, reason: str, *, signal_name: str | None = None) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self.run._steps.pop(self.name, None)
-        error = error_object(reason)
-        if signal_name:
-            error["signal"] = signal_name
-        self.run._emit(EventType.STEP_FAIL, step=self.name, error=error)
+        self._close(EventType.STEP_FAIL, error=error_object(reason, signal_name=signal_name))
 
 
 class Run(_Scope):
@@ -339,9 +331,7 @@ class Run(_Scope):
 
     def abort(self, reason: str, *, signal_name: str | None = None) -> None:
         """Close the run as aborted: it stopped without finishing (signal, exit with the run open)."""
-        payload = error_object(reason)
-        if signal_name:
-            payload["signal"] = signal_name
+        payload = error_object(reason, signal_name=signal_name)
         self._finish(EventType.RUN_ABORT, lambda s: s.abort(reason, signal_name=signal_name), error=payload)
 
     @property

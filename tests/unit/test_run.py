@@ -270,3 +270,24 @@ def load_valid_event() -> dict[str, object]:
     from tests.conftest import load_examples
 
     return dict(load_examples("valid")[0][1])
+
+
+def test_transform_records_source_target_and_column_lineage_in_one_event() -> None:
+    customers = lineage.s3("s3a://acme-raw/customers/")
+    enriched = lineage.s3("acme-curated", "orders_enriched")
+    region = lineage.ColumnLineage(
+        "customer_region",
+        [customers.column("region"), RAW.column("customer_id")],
+        lineage.Transformation.JOIN,
+    )
+    with capture() as captured, lineage.run("p") as run, run.step("enrich") as step:
+        step.transform(customers, enriched, records=7, columns=[region])
+    (event,) = captured.of_type("TRANSFORM")
+    assert event["source"] == {"id": "s3://acme-raw/customers"}
+    assert event["target"] == {"id": "s3://acme-curated/orders_enriched"}
+    assert event["metrics"] == {"records": 7}
+    assert captured.column_lineage()[("s3://acme-curated/orders_enriched", "customer_region")] == [
+        ("s3://acme-raw/customers", "region", "join"),
+        (RAW.id, "customer_id", "join"),
+    ]
+    assert captured.datasets_read() == {"s3://acme-raw/customers"}
