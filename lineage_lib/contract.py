@@ -58,6 +58,11 @@ class Field:
     TRANSFORMATION: Final = "transformation"
 
 
+# Fields lineage_lib makes itself for every event (lineage_lib._ids); their generators are tested against
+# the schema, so the emitter checks them on a run's first event and trusts them after that.
+GENERATED_FIELDS: Final = frozenset({Field.SCHEMA_VERSION, Field.EVENT_ID, Field.EVENT_TIME})
+
+
 class EventType:
     """The lifecycle and operation event types of schema 1.x."""
 

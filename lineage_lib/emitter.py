@@ -11,7 +11,14 @@ from typing import Any, Final
 
 from lineage_lib import env
 from lineage_lib._schema_compiler import SchemaViolation
-from lineage_lib.contract import CURRENT_VERSION, MAX_EVENT_BYTES, Field, compiled_validator, validation_error
+from lineage_lib.contract import (
+    CURRENT_VERSION,
+    GENERATED_FIELDS,
+    MAX_EVENT_BYTES,
+    Field,
+    compiled_validator,
+    validation_error,
+)
 from lineage_lib.errors import EventTooLargeError, LineageConfigError, LineageEmitError, LineageError
 from lineage_lib.sinks.base import Sink
 
@@ -35,8 +42,8 @@ def resolve_mode(mode: str | None) -> str:
     return value
 
 
-def _dumps(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+# Compact, UTF-8 as is; made once (json.dumps with these options would build an encoder per call).
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class SharedFields:
@@ -45,15 +52,16 @@ class SharedFields:
     Serialised once: each event's line is its own fields' JSON with this fragment spliced in, which
     saves a third of the serialisation. Validated once: after an event carrying them has passed the
     full schema, the emitter checks only the other fields of later events (the values are this
-    object's own snapshot, which nothing hands out for mutation). Events must not repeat these keys.
+    object's own snapshot, which nothing hands out for mutation), and trusts the fields lineage_lib
+    generates itself (contract.GENERATED_FIELDS). Events must not repeat these keys.
     """
 
-    __slots__ = ("checked", "fields", "json", "keys")
+    __slots__ = ("checked", "fields", "json", "trusted")
 
     def __init__(self, fields: Mapping[str, Any]) -> None:
         self.json = _dumps(fields)[1:-1]
         self.fields: Mapping[str, Any] = json.loads("{" + self.json + "}")  # a private deep copy
-        self.keys = frozenset(self.fields)
+        self.trusted = frozenset(self.fields) | GENERATED_FIELDS
         self.checked = False
 
 
@@ -83,7 +91,7 @@ class Emitter:
         if shared is not None:
             full = {**event, **shared.fields}
             if shared.checked:
-                validate = self._validator_trusting(shared.keys)
+                validate = self._validator_trusting(shared.trusted)
         try:
             validate(full)
         except SchemaViolation as err:
