@@ -4,6 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+# CDK synthesis: jsii unpacks aws-cdk-lib into the project, not the user's home (aws-cdk-lib's own small
+# asset-fingerprint cache still goes to ~/.cdk: it reads no setting); Node 20 is supported here.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/build/cache/jsii
+
 .PHONY: setup demo test test-fast lint artifacts synth bench clean
 
 setup: $(STAMP)
@@ -35,7 +40,7 @@ artifacts: setup
 
 # The CDK app (cloud assembly in cdk.out/), offline; it deploys the artifacts built above.
 synth: artifacts
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python app.py
+	$(BIN)/python app.py
 
 bench: setup
 	$(BIN)/python bench/emit_bench.py

@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import REPO
+
+# As the Makefile sets them, for runs of pytest outside make: jsii's cache stays in the project.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_RUNTIME_PACKAGE_CACHE_ROOT", str(REPO / "build" / "cache" / "jsii"))
 
 
 @pytest.fixture(scope="session")
