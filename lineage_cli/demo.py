@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from lineage_lib import contract
+from lineage_lib import contract, env
 from lineage_lib.contract import EventType, Field
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ def add_parser(commands: Any) -> None:
 
 def run_job(job: Path, job_args: Sequence[str], workdir: Path) -> tuple[int, list[str], str]:
     """Run one job attempt in a child process; returns (exit code, stdout lines, stderr)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(env.PREFIX)}
     environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), environ.get("PYTHONPATH", "")]))
     done = subprocess.run(
         [sys.executable, str(job), *job_args],

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
+PREFIX: Final = "LINEAGE_"
+
 # lineage_lib's own settings (also accepted as Glue job arguments: --LINEAGE_PIPELINE_ID value).
 PIPELINE_ID: Final = "LINEAGE_PIPELINE_ID"
 RUN_ID: Final = "LINEAGE_RUN_ID"
@@ -22,7 +24,7 @@ LOG_GROUP: Final = "LINEAGE_LOG_GROUP"  # required by the cloudwatch sink
 LOG_STREAM: Final = "LINEAGE_LOG_STREAM"  # optional, generated when absent
 HANDLE_SIGNALS: Final = "LINEAGE_HANDLE_SIGNALS"  # 1 (default) | 0: leave SIGTERM alone
 
-OWN_SETTINGS: Final = (
+OWN_SETTINGS: Final[tuple[str, ...]] = (
     PIPELINE_ID,
     RUN_ID,
     ATTEMPT,

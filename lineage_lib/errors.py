@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lineage_lib import env
+
 __all__ = [
     "EventTooLargeError",
     "LineageConfigError",
@@ -39,7 +41,7 @@ class LineageValidationError(LineageError):
         super().__init__(
             f"invalid lineage event{where}: {message} (schema rule: {rule or 'n/a'}). "
             "Fix the call that built this event; lineage emission is not optional "
-            "(LINEAGE_MODE=lenient emits it anyway, for the validator to quarantine)."
+            f"({env.MODE}=lenient emits it anyway, for the validator to quarantine)."
         )
 
 
