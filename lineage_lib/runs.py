@@ -245,9 +245,6 @@ class Run(_Scope):
         tags: Mapping[str, str] | None = None,
     ) -> None:
         self.context = context
-        self.pipeline_id = context.pipeline_id
-        self.run_id = context.run_id
-        self.attempt = context.attempt
         self._emitter = emitter
         self._closed = False
         self._steps: dict[str, Step] = {}
@@ -337,6 +334,18 @@ class Run(_Scope):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def pipeline_id(self) -> str:
+        return self.context.pipeline_id
+
+    @property
+    def run_id(self) -> str:
+        return self.context.run_id
+
+    @property
+    def attempt(self) -> int:
+        return self.context.attempt
 
 
 def run(
