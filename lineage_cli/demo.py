@@ -83,7 +83,7 @@ def report(events: Sequence[dict[str, Any]], out: TextIO) -> None:
     )
     print(f"  {'time':<24} {'run':<22} {'att':>3}  {'event':<14} {'step':<20} dataset", file=out)
     for e in events:
-        dataset = e.get(Field.TARGET, e.get(Field.SOURCE, {})).get("id", "")
+        dataset = e.get(Field.TARGET, e.get(Field.SOURCE, {})).get(Field.DATASET_ID, "")
         print(
             f"  {e[Field.EVENT_TIME]:<24} {e[Field.RUN_ID]:<22} {e[Field.ATTEMPT]:>3}  "
             f"{e[Field.EVENT_TYPE]:<14} {e.get(Field.STEP, ''):<20} {_short(dataset)}",
@@ -93,7 +93,7 @@ def report(events: Sequence[dict[str, Any]], out: TextIO) -> None:
     for e in events:
         if e[Field.EVENT_TYPE] in EventType.RUN_TERMINAL:
             error = e.get(Field.ERROR)
-            why = f"  ({error['type']}: {error['message']})" if error else ""
+            why = f"  ({error[Field.TYPE]}: {error[Field.MESSAGE]})" if error else ""
             run = f"{e[Field.PIPELINE_ID]} {e[Field.RUN_ID]} attempt {e[Field.ATTEMPT]}"
             print(f"  {run}: {e[Field.EVENT_TYPE]}{why}", file=out)
     print("\nColumn lineage recorded by the successful attempt:", file=out)
@@ -101,8 +101,8 @@ def report(events: Sequence[dict[str, Any]], out: TextIO) -> None:
         for col in e.get(Field.COLUMNS, []):
             for src in col[Field.SOURCES]:
                 print(
-                    f"  {_short(e[Field.TARGET]['id'])}.{col[Field.COLUMN]:<11} <- "
-                    f"{_short(src['dataset'])}.{src[Field.COLUMN]}  ({col[Field.TRANSFORMATION]})",
+                    f"  {_short(e[Field.TARGET][Field.DATASET_ID])}.{col[Field.COLUMN]:<11} <- "
+                    f"{_short(src[Field.DATASET])}.{src[Field.COLUMN]}  ({col[Field.TRANSFORMATION]})",
                     file=out,
                 )
 

@@ -48,14 +48,32 @@ class Field:
     ERROR: Final = "error"
     CONTEXT: Final = "context"
     TAGS: Final = "tags"
-    # nested
+    # nested: producer and schema fields
     NAME: Final = "name"
     VERSION: Final = "version"
+    TYPE: Final = "type"
+    # context
     PLATFORM: Final = "platform"
+    # source / target datasets
     DATASET_ID: Final = "id"
+    LOCATION: Final = "location"
+    SCHEMA: Final = "schema"
+    FIELDS: Final = "fields"
+    # columns[] and their sources[]
     COLUMN: Final = "column"
     SOURCES: Final = "sources"
+    DATASET: Final = "dataset"
     TRANSFORMATION: Final = "transformation"
+    DESCRIPTION: Final = "description"
+    # metrics
+    RECORDS: Final = "records"
+    BYTES: Final = "bytes"
+    FILES: Final = "files"
+    # error
+    MESSAGE: Final = "message"
+    STACK: Final = "stack"
+    EXIT_CODE: Final = "exit_code"
+    SIGNAL: Final = "signal"
 
 
 # Fields lineage_lib makes itself for every event (lineage_lib._ids); their generators are tested against

@@ -85,7 +85,7 @@ class ColumnRef(NamedTuple):
     column: str
 
     def to_event(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, Field.COLUMN: self.column}
+        return {Field.DATASET: self.dataset, Field.COLUMN: self.column}
 
 
 class ColumnLineage:
@@ -113,11 +113,11 @@ class ColumnLineage:
         refs = (sources,) if isinstance(sources, ColumnRef) else tuple(sources)
         form: dict[str, Any] = {
             Field.COLUMN: column,
-            Field.SOURCES: [{"dataset": ref[0], Field.COLUMN: ref[1]} for ref in refs],
+            Field.SOURCES: [{Field.DATASET: ref[0], Field.COLUMN: ref[1]} for ref in refs],
             Field.TRANSFORMATION: transformation,
         }
         if description is not None:
-            form["description"] = description
+            form[Field.DESCRIPTION] = description
         for name, value in (
             ("column", column),
             ("sources", refs),
@@ -184,7 +184,7 @@ class Dataset:
     def to_event(self) -> dict[str, Any]:
         out: dict[str, Any] = {Field.DATASET_ID: self.id}
         if self.location is not None:
-            out["location"] = self.location
+            out[Field.LOCATION] = self.location
         if self.version is not None:
             out[Field.VERSION] = self.version
         if self.schema_version is not None or self.fields is not None:
@@ -192,11 +192,11 @@ class Dataset:
             if self.schema_version is not None:
                 schema[Field.VERSION] = self.schema_version
             if self.fields is not None:
-                schema["fields"] = [
-                    {Field.NAME: name} if kind is None else {Field.NAME: name, "type": kind}
+                schema[Field.FIELDS] = [
+                    {Field.NAME: name} if kind is None else {Field.NAME: name, Field.TYPE: kind}
                     for name, kind in self.fields
                 ]
-            out["schema"] = schema
+            out[Field.SCHEMA] = schema
         return out
 
 

@@ -46,7 +46,8 @@ def swap_sink_override(sink: Sink | None) -> Sink | None:
 
 
 def _metrics(records: int | None, size_bytes: int | None, files: int | None) -> dict[str, int] | None:
-    out = {k: v for k, v in (("records", records), ("bytes", size_bytes), ("files", files)) if v is not None}
+    counts = ((Field.RECORDS, records), (Field.BYTES, size_bytes), (Field.FILES, files))
+    out = {k: v for k, v in counts if v is not None}
     return out or None
 
 
@@ -56,18 +57,18 @@ def error_object(
     """The event's ``error`` object for an exception (type, message, stack) or a plain reason."""
     if isinstance(error, BaseException):
         out: dict[str, Any] = {
-            "type": type(error).__name__,
-            "message": (str(error) or type(error).__name__)[:_MAX_MESSAGE],
+            Field.TYPE: type(error).__name__,
+            Field.MESSAGE: (str(error) or type(error).__name__)[:_MAX_MESSAGE],
         }
         if error.__traceback__ is not None:
             stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            out["stack"] = stack[-_MAX_STACK:]
+            out[Field.STACK] = stack[-_MAX_STACK:]
     else:
-        out = {"type": "Aborted", "message": str(error)[:_MAX_MESSAGE]}
+        out = {Field.TYPE: "Aborted", Field.MESSAGE: str(error)[:_MAX_MESSAGE]}
     if exit_code is not None:
-        out["exit_code"] = exit_code
+        out[Field.EXIT_CODE] = exit_code
     if signal_name is not None:
-        out["signal"] = signal_name
+        out[Field.SIGNAL] = signal_name
     return out
 
 
@@ -101,7 +102,7 @@ def _cloudwatch_sink_for(log_group: str | None, log_stream: str | None) -> Sink:
 class _Scope:
     """What runs and steps share: being closed once, and closing on ``with`` exit."""
 
-    _closed = False
+    _closed: bool  # set by each subclass's __init__
 
     def _close_from_exit(self, exc: BaseException | None) -> None:
         if self._closed:

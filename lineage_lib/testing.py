@@ -29,19 +29,19 @@ class Captured(MemorySink):
         return [e[Field.EVENT_TYPE] for e in self.events]
 
     def datasets_read(self) -> set[str]:
-        return {e[Field.SOURCE]["id"] for e in self.of_type(EventType.READ, EventType.TRANSFORM)}
+        return {e[Field.SOURCE][Field.DATASET_ID] for e in self.of_type(EventType.READ, EventType.TRANSFORM)}
 
     def datasets_written(self) -> set[str]:
-        return {e[Field.TARGET]["id"] for e in self.of_type(EventType.WRITE, EventType.TRANSFORM)}
+        return {e[Field.TARGET][Field.DATASET_ID] for e in self.of_type(EventType.WRITE, EventType.TRANSFORM)}
 
     def column_lineage(self) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
         """``{(target dataset, column): [(source dataset, source column, transformation), ...]}``."""
         out: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
         for event in self.of_type(EventType.WRITE, EventType.TRANSFORM):
             for col in event.get(Field.COLUMNS, []):
-                key = (event[Field.TARGET]["id"], col[Field.COLUMN])
+                key = (event[Field.TARGET][Field.DATASET_ID], col[Field.COLUMN])
                 out.setdefault(key, []).extend(
-                    (src["dataset"], src[Field.COLUMN], col[Field.TRANSFORMATION])
+                    (src[Field.DATASET], src[Field.COLUMN], col[Field.TRANSFORMATION])
                     for src in col[Field.SOURCES]
                 )
         return out
