@@ -388,26 +388,16 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _git(*args: str) -> subprocess.CompletedProcess[str]:
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run(["git", *args], check=False, cwd=root, capture_output=True, text=True, timeout=10)
+
+
 def commit() -> str:
     """The checkout measured: short commit id, with "+changes" when the working tree differs."""
-    root = Path(__file__).resolve().parent.parent
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            check=False,
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            check=False,
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
+        head = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     if head.returncode != 0:
