@@ -1,0 +1,1 @@
+"""Code every function of the plane shares: the archive writer and the run-state store."""

@@ -1,0 +1,179 @@
+"""Run state as a pure, order-independent fold of a run's events.
+
+Each run attempt and each step has a ``Progress``. Folding events into it is commutative: every
+field is a minimum, a maximum, a sum or a union, and the status is the highest-ranked status seen
+(``RunStatus.RANK``: a terminal status is never replaced by a late start or operation event, and two
+disagreeing terminal events resolve the same way whatever their order). Idempotence per event id is
+the store's job (lambdas.common.state_store keeps one marker per applied event id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from lineage_lib.contract import EventType, Field
+from lineage_lib.plane import RunStatus, attempt_sk, run_pk, step_sk
+
+# At most this many dataset ids are kept per item and direction (the smallest ones, so that the
+# choice does not depend on arrival order); the archive keeps every one. Keeps items far below
+# DynamoDB's 400 KB item limit.
+MAX_DATASETS_PER_ITEM: Final = 200
+# Error stacks are cut to this many characters in the run state; the archive keeps them whole.
+MAX_STACK_CHARS: Final = 4_000
+
+_RUN_STATUS: Final = {
+    EventType.RUN_COMPLETE: RunStatus.COMPLETE,
+    EventType.RUN_ABORT: RunStatus.ABORTED,
+    EventType.RUN_FAIL: RunStatus.FAILED,
+}
+_STEP_STATUS: Final = {
+    EventType.STEP_COMPLETE: RunStatus.COMPLETE,
+    EventType.STEP_FAIL: RunStatus.FAILED,
+}
+_COUNTERS: Final = {EventType.READ: "reads", EventType.WRITE: "writes", EventType.TRANSFORM: "transforms"}
+
+
+@dataclass(frozen=True)
+class ItemKey:
+    """Where a Progress lives in the run-state table."""
+
+    pk: str
+    sk: str
+
+
+@dataclass
+class Progress:
+    """What is known about one run attempt (``step`` is None) or one of its steps."""
+
+    pipeline_id: str
+    run_id: str
+    attempt: int
+    step: str | None = None
+    status: str = RunStatus.RUNNING
+    # the event that decided a terminal status: (event_time, event_id), for order-free tie-breaks
+    status_event: tuple[str, str] | None = None
+    error: dict[str, Any] | None = None
+    started_at: str | None = None
+    first_event_time: str | None = None
+    last_event_time: str | None = None
+    events: int = 0
+    reads: int = 0
+    writes: int = 0
+    transforms: int = 0
+    inputs: set[str] = field(default_factory=set)
+    outputs: set[str] = field(default_factory=set)
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> ItemKey:
+        pk = run_pk(self.pipeline_id, self.run_id)
+        sk = attempt_sk(self.attempt) if self.step is None else step_sk(self.attempt, self.step)
+        return ItemKey(pk, sk)
+
+    @property
+    def active(self) -> bool:
+        return self.status not in RunStatus.TERMINAL
+
+
+def keys_of(event: Mapping[str, Any]) -> tuple[ItemKey, ItemKey | None]:
+    """The attempt item and (for an event with a step) the step item an event updates."""
+    pk = run_pk(event[Field.PIPELINE_ID], event[Field.RUN_ID])
+    attempt = event[Field.ATTEMPT]
+    step = event.get(Field.STEP)
+    return ItemKey(pk, attempt_sk(attempt)), (ItemKey(pk, step_sk(attempt, step)) if step else None)
+
+
+def new_progress(event: Mapping[str, Any], *, of_step: bool) -> Progress:
+    return Progress(
+        pipeline_id=event[Field.PIPELINE_ID],
+        run_id=event[Field.RUN_ID],
+        attempt=event[Field.ATTEMPT],
+        step=event[Field.STEP] if of_step else None,
+    )
+
+
+def apply_event(progress: Progress, event: Mapping[str, Any]) -> None:
+    """Fold one valid event into the attempt's or the step's progress (in place)."""
+    event_type = event[Field.EVENT_TYPE]
+    event_time = event[Field.EVENT_TIME]
+    progress.events += 1
+    if progress.first_event_time is None or event_time < progress.first_event_time:
+        progress.first_event_time = event_time
+    if progress.last_event_time is None or event_time > progress.last_event_time:
+        progress.last_event_time = event_time
+
+    counter = _COUNTERS.get(event_type)
+    if counter is not None:
+        setattr(progress, counter, getattr(progress, counter) + 1)
+        source = event.get(Field.SOURCE)
+        target = event.get(Field.TARGET)
+        if source is not None and event_type != EventType.WRITE:
+            _add_capped(progress.inputs, source[Field.DATASET_ID])
+        if target is not None and event_type != EventType.READ:
+            _add_capped(progress.outputs, target[Field.DATASET_ID])
+
+    if progress.step is None:
+        if event_type == EventType.RUN_START and (
+            progress.started_at is None or event_time < progress.started_at
+        ):
+            progress.started_at = event_time
+        _merge_context(progress.context, event.get(Field.CONTEXT) or {})
+        terminal = _RUN_STATUS.get(event_type)
+    else:
+        if event_type == EventType.STEP_START and (
+            progress.started_at is None or event_time < progress.started_at
+        ):
+            progress.started_at = event_time
+        terminal = _STEP_STATUS.get(event_type)
+    if terminal is not None:
+        _settle(progress, terminal, (event_time, event[Field.EVENT_ID]), event.get(Field.ERROR))
+
+
+def fold(events: Iterable[Mapping[str, Any]]) -> dict[ItemKey, Progress]:
+    """Every attempt's and step's progress from a set of distinct events (used by tests and replays)."""
+    state: dict[ItemKey, Progress] = {}
+    for event in events:
+        attempt_key, step_key = keys_of(event)
+        apply_event(state.setdefault(attempt_key, new_progress(event, of_step=False)), event)
+        if step_key is not None:
+            apply_event(state.setdefault(step_key, new_progress(event, of_step=True)), event)
+    return state
+
+
+def _settle(
+    progress: Progress, status: str, decided_by: tuple[str, str], error: Mapping[str, Any] | None
+) -> None:
+    current = (RunStatus.RANK[progress.status], progress.status_event or ("", ""))
+    candidate = (RunStatus.RANK[status], decided_by)
+    if candidate <= current:
+        return
+    progress.status = status
+    progress.status_event = decided_by
+    progress.error = _state_error(error) if error else None
+
+
+def _state_error(error: Mapping[str, Any]) -> dict[str, Any]:
+    kept = dict(error)
+    stack = kept.get(Field.STACK)
+    if isinstance(stack, str) and len(stack) > MAX_STACK_CHARS:
+        kept[Field.STACK] = stack[-MAX_STACK_CHARS:]  # the end of a stack names the failing frame
+    return kept
+
+
+def _add_capped(datasets: set[str], dataset_id: str) -> None:
+    if dataset_id in datasets:
+        return
+    datasets.add(dataset_id)
+    if len(datasets) > MAX_DATASETS_PER_ITEM:
+        datasets.remove(max(datasets))
+
+
+def _merge_context(merged: dict[str, Any], context: Mapping[str, Any]) -> None:
+    # A run's context is the same on every event; should two disagree, the smaller value is kept on
+    # both sides of any merge order.
+    for name, value in context.items():
+        known = merged.get(name)
+        if known is None or str(value) < str(known):
+            merged[name] = value

@@ -1,0 +1,1 @@
+"""The validator: CloudWatch Logs subscription → validated, enriched archive and run state."""

@@ -1,0 +1,246 @@
+"""Facts the plane's parts share, defined once: the subscription filter pattern, the archive's layout
+in S3, the run-state table's layout in DynamoDB and the functions' environment variables.
+
+The validator Lambda writes by these definitions, the CDK app builds its subscription filters, Athena
+tables and DynamoDB table from them, and the CLI and the tests read by them. Pure data and string
+functions, standard library only: ``infra`` imports this module without importing Lambda code.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import quote, unquote
+
+from lineage_lib.contract import Field
+
+# --- Subscription filters -------------------------------------------------------------------------
+
+# On log groups where jobs write everything else too (Glue's /aws-glue/jobs/output, Lambda groups):
+# only lines that carry the schema_version field reach the validator. A quoted term matches the
+# phrase anywhere in the message, so bare lines, prefixed lines and Lambda JSON-format records match.
+SOURCE_FILTER_PATTERN: Final = f'"{Field.SCHEMA_VERSION}"'
+# On the plane's own lineage log group (lineage_lib's cloudwatch sink) every line is meant to be
+# lineage: deliver all of them, so that an event without a schema version is quarantined, not unseen.
+LINEAGE_GROUP_FILTER_PATTERN: Final = ""
+
+
+# --- Archive (S3) ---------------------------------------------------------------------------------
+
+
+class Archive:
+    """The archive bucket's layout: Hive-style partitions that Athena prunes with partition projection.
+
+    ``events/event_date=YYYY-MM-DD/pipeline_id=<id>/<batch>.json.gz``: valid events, partitioned by
+    the UTC date of their ``event_time`` and their pipeline, the two filters of nearly every question
+    (a day of one pipeline's runs; a window of days across pipelines for a dataset's lineage).
+    ``quarantine/ingest_date=YYYY-MM-DD/<batch>.json.gz``: rejected lines, partitioned by the date
+    they were received (a rejected line may have no readable event time or pipeline).
+
+    Objects are gzip JSON lines, at most one per partition per delivered batch, named by the batch.
+    """
+
+    EVENTS_PREFIX: Final = "events/"
+    QUARANTINE_PREFIX: Final = "quarantine/"
+    EVENT_DATE: Final = "event_date"
+    PIPELINE_ID: Final = Field.PIPELINE_ID
+    INGEST_DATE: Final = "ingest_date"
+    EVENT_PARTITIONS: Final = (EVENT_DATE, PIPELINE_ID)
+    QUARANTINE_PARTITIONS: Final = (INGEST_DATE,)
+    OBJECT_SUFFIX: Final = ".json.gz"
+    DATE_FORMAT: Final = "yyyy-MM-dd"  # Athena partition projection's format of the date partitions
+
+
+class Ingest:
+    """The ``ingest`` object the validator adds to every archived line: where and when it was received.
+
+    Remove it to get the event exactly as its producer wrote it.
+    """
+
+    KEY: Final = "ingest"
+    INGESTED_AT: Final = "ingested_at"
+    LOG_GROUP: Final = "log_group"
+    LOG_STREAM: Final = "log_stream"
+    LOG_EVENT_ID: Final = "log_event_id"
+    LOG_TIMESTAMP: Final = "log_timestamp"  # CloudWatch's timestamp of the log event, epoch ms
+    ACCOUNT: Final = "account"
+    REGION: Final = "region"
+    BATCH_ID: Final = "batch_id"
+    VALIDATOR_VERSION: Final = "validator_version"
+
+
+class Quarantine:
+    """Fields of a quarantined line, beside ``ingest``: the original message and why it was refused."""
+
+    MESSAGE: Final = "message"  # the CloudWatch log message exactly as delivered
+    REASON: Final = "reason"
+    CODE: Final = "code"
+    DETAIL: Final = "detail"
+    PATH: Final = "path"
+    RULE: Final = "rule"
+    # copied from the message when they can be read, so the line is found again by event id
+    EVENT_ID: Final = Field.EVENT_ID
+    SCHEMA_VERSION: Final = Field.SCHEMA_VERSION
+
+
+class QuarantineCode:
+    """Why a line that looked like lineage was refused."""
+
+    INVALID_JSON: Final = "invalid_json"  # truncated or otherwise unparseable
+    MISSING_SCHEMA_VERSION: Final = "missing_schema_version"
+    UNKNOWN_SCHEMA_VERSION: Final = "unknown_schema_version"
+    SCHEMA_VIOLATION: Final = "schema_violation"
+    OVERSIZE: Final = "oversize"  # over the contract's per-event limit (lineage_lib.contract)
+    ALL: Final = (INVALID_JSON, MISSING_SCHEMA_VERSION, UNKNOWN_SCHEMA_VERSION, SCHEMA_VIOLATION, OVERSIZE)
+
+
+# Hive escapes partition values by percent-encoding; only these characters stay as they are, so that
+# a pipeline id such as ``sales/daily`` cannot add a folder level.
+_PARTITION_SAFE: Final = "-_.~"
+
+
+def partition_value(raw: str) -> str:
+    """The folder form of a partition value (``orders daily`` → ``orders%20daily``)."""
+    return quote(raw, safe=_PARTITION_SAFE)
+
+
+def partition_raw(value: str) -> str:
+    """Inverse of partition_value."""
+    return unquote(value)
+
+
+def event_object_key(event_date: str, pipeline_id: str, batch_id: str) -> str:
+    """Key of a batch's valid events for one day and one pipeline."""
+    return (
+        f"{Archive.EVENTS_PREFIX}{Archive.EVENT_DATE}={event_date}/"
+        f"{Archive.PIPELINE_ID}={partition_value(pipeline_id)}/{batch_id}{Archive.OBJECT_SUFFIX}"
+    )
+
+
+def quarantine_object_key(ingest_date: str, batch_id: str) -> str:
+    """Key of a batch's quarantined lines received on one day."""
+    return f"{Archive.QUARANTINE_PREFIX}{Archive.INGEST_DATE}={ingest_date}/{batch_id}{Archive.OBJECT_SUFFIX}"
+
+
+def partitions_of(key: str) -> dict[str, str]:
+    """The partition values in an archive key (raw, decoded), e.g. for listing and pruning."""
+    found: dict[str, str] = {}
+    for part in key.split("/")[1:-1]:
+        name, sep, value = part.partition("=")
+        if sep:
+            found[name] = partition_raw(value)
+    return found
+
+
+# --- Run state (DynamoDB) -------------------------------------------------------------------------
+
+
+class RunStatus:
+    """Status of a run attempt or a step. Terminal statuses never go back to RUNNING."""
+
+    RUNNING: Final = "RUNNING"
+    COMPLETE: Final = "COMPLETE"
+    ABORTED: Final = "ABORTED"
+    FAILED: Final = "FAILED"
+    # When two terminal events disagree, the higher rank wins, whatever order they arrive in.
+    RANK: Final = {RUNNING: 0, COMPLETE: 1, ABORTED: 2, FAILED: 3}
+    TERMINAL: Final = frozenset({COMPLETE, ABORTED, FAILED})
+
+
+class RunStateTable:
+    """The run-state table: one item per run attempt, one per step, one dedup marker per event id.
+
+    Keys: ``pk`` = ``RUN#<pipeline>#<run>``; ``sk`` = ``ATTEMPT#00001`` for an attempt, and
+    ``ATTEMPT#00001#STEP#<step>`` for its steps, so one Query on ``pk`` returns every attempt of a run
+    with its steps. Markers: ``pk`` = ``EVENT#<event_id>``, ``sk`` = ``EVENT``, expiring via ``expires_at``.
+    """
+
+    PK: Final = "pk"
+    SK: Final = "sk"
+    TTL: Final = "expires_at"
+    VERSION: Final = "version"  # optimistic lock: every writer conditions on it
+    KIND: Final = "kind"
+    KIND_ATTEMPT: Final = "attempt"
+    KIND_STEP: Final = "step"
+    KIND_EVENT: Final = "event"
+    # Sparse index of running attempts, ordered by their last event: "what is running now, and what
+    # has been silent for an hour?" is one Query. Present only while an attempt's status is RUNNING.
+    ACTIVE_INDEX: Final = "active-runs"
+    ACTIVE_PK: Final = "active_pk"
+    ACTIVE_SK: Final = "active_sk"
+    ACTIVE_PARTITION: Final = "ACTIVE"
+    # Sparse index of attempts by pipeline, in start order: one pipeline's history.
+    PIPELINE_INDEX: Final = "pipeline-runs"
+    PIPELINE_PK: Final = Field.PIPELINE_ID
+    PIPELINE_SK: Final = "run_order"
+
+    # attributes of attempt and step items
+    PIPELINE_ID: Final = Field.PIPELINE_ID
+    RUN_ID: Final = Field.RUN_ID
+    ATTEMPT: Final = Field.ATTEMPT
+    STEP: Final = Field.STEP
+    STATUS: Final = "status"
+    STATUS_EVENT_TIME: Final = "status_event_time"
+    STATUS_EVENT_ID: Final = "status_event_id"
+    STARTED_AT: Final = "started_at"
+    FIRST_EVENT_TIME: Final = "first_event_time"
+    LAST_EVENT_TIME: Final = "last_event_time"
+    EVENT_COUNT: Final = "event_count"
+    READ_COUNT: Final = "read_count"
+    WRITE_COUNT: Final = "write_count"
+    TRANSFORM_COUNT: Final = "transform_count"
+    INPUTS: Final = "inputs"
+    OUTPUTS: Final = "outputs"
+    PLATFORM: Final = Field.PLATFORM
+    CONTEXT: Final = Field.CONTEXT
+    ERROR: Final = Field.ERROR
+
+
+_KEY_SEPARATOR: Final = "#"
+
+
+def _key_part(value: str) -> str:
+    # '#' separates key parts: escape it (and the escape character) inside ids.
+    return value.replace("%", "%25").replace(_KEY_SEPARATOR, "%23")
+
+
+def run_pk(pipeline_id: str, run_id: str) -> str:
+    return f"RUN#{_key_part(pipeline_id)}#{_key_part(run_id)}"
+
+
+def attempt_sk(attempt: int) -> str:
+    return f"ATTEMPT#{attempt:05d}"
+
+
+def step_sk(attempt: int, step: str) -> str:
+    return f"{attempt_sk(attempt)}#STEP#{_key_part(step)}"
+
+
+def event_marker_pk(event_id: str) -> str:
+    return f"EVENT#{event_id}"
+
+
+EVENT_MARKER_SK: Final = "EVENT"
+
+
+# --- Functions' environment variables --------------------------------------------------------------
+
+
+class ValidatorMetrics:
+    """CloudWatch metrics (EMF) of the validator: the CDK app's alarms watch these names."""
+
+    NAMESPACE: Final = "LineagePlane"
+    RECEIVED: Final = "EventsReceived"
+    ARCHIVED: Final = "EventsArchived"
+    QUARANTINED: Final = "EventsQuarantined"
+    IGNORED: Final = "EventsIgnored"
+    DUPLICATES: Final = "EventsDuplicate"  # already applied to the run state: redelivered or repeated
+    OBJECTS_ALREADY_PRESENT: Final = "ArchiveObjectsAlreadyPresent"  # written by an earlier attempt
+
+
+class FunctionEnv:
+    """Environment variables of the plane's Lambda functions (set by the CDK app, read at cold start)."""
+
+    ARCHIVE_BUCKET: Final = "ARCHIVE_BUCKET"
+    RUN_STATE_TABLE: Final = "RUN_STATE_TABLE"
+    DEDUP_TTL_DAYS: Final = "DEDUP_TTL_DAYS"  # how long an event id is remembered (default 35 days)
+    AWS_REGION: Final = "AWS_REGION"  # set by Lambda itself
