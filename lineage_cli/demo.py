@@ -4,6 +4,8 @@ Runs the seed pipeline (examples/orders_daily/glue_job.py) as Glue would run it,
 processes with Glue's job arguments: a first attempt that fails after reading, then Glue's retry
 (``<run id>_attempt_1``) that succeeds. What the jobs print is exactly what CloudWatch Logs would
 receive; the demo validates every line and shows the runs and the column lineage they recorded.
+Then the output goes through the plane's ingestion path on moto (lineage_cli.demo_plane): CloudWatch
+Logs, the subscription filter, the validator Lambda's handler, the S3 archive and the run state.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from lineage_cli import demo_plane
 from lineage_lib import contract, env
 from lineage_lib.contract import EventType, Field
 
@@ -118,6 +121,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     print("lineage-plane demo: the seed pipeline run as a Glue job, on this machine", file=out)
     print(f"  job: {job.relative_to(REPO) if job.is_relative_to(REPO) else job}", file=out)
     events: list[dict[str, Any]] = []
+    outputs: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="lineage-demo-") as tmp:
         attempts = [
             (run_id, ["--fail_after_read", "the warehouse is read-only"]),
@@ -132,8 +136,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             if not found:
                 raise DemoError(f"the job emitted no lineage (exit code {code}):\n{stderr}")
             events.extend(found)
+            outputs[job_run_id] = lines
     if args.events_out:
         args.events_out.write_text("".join(json.dumps(e) + "\n" for e in events))
         print(f"  events written to {args.events_out}", file=out)
     report(events, out)
+    demo_plane.run(outputs, out)
     return 0

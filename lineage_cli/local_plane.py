@@ -10,6 +10,7 @@ the real handler making real boto3 calls against moto.
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import json
 import os
@@ -161,6 +162,16 @@ def provision(
     }
 
 
-def use_environment(values: Mapping[str, str]) -> None:
-    """Point this process's validator at the local plane (it reads its settings once, at first use)."""
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set the functions' environment variables for the duration of the block, then restore them."""
+    saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

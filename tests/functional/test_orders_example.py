@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -76,6 +78,30 @@ def test_demo_shows_both_attempts_and_the_column_lineage(tmp_path: Path) -> None
     assert "analytics_db.orders_daily.revenue" in text
     assert "raw_db.orders_raw.order_total  (rename)" in text
     assert len(events_file.read_text().splitlines()) == 11
+
+
+def test_demo_runs_the_ingestion_path_and_accounts_for_every_delivered_line(tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert demo.run(demo_args(), out) == 0
+    text = out.getvalue()
+    # 11 events of the two attempts archived; the old producer's two lines quarantined; Glue's two
+    # catalog lines that mention schema_version passed the filter but are not lineage.
+    assert "validator: 11 archived, 2 quarantined, 2 ignored (received 15 = 11 + 2 + 2)" in text
+    assert "EventsQuarantined=2" in text
+    assert "1 invalid_json, 1 unknown_schema_version" in text
+    assert re.search(r"attempt 0 +FAILED .*simulated failure", text)
+    assert re.search(r"attempt 1 +COMPLETE", text)
+    assert "0 new objects, 3 already present, 11 events already applied" in text
+
+
+def test_demo_leaves_no_plane_settings_behind() -> None:
+    from lineage_lib.plane import FunctionEnv
+
+    before = {
+        name: os.environ.get(name) for name in (FunctionEnv.ARCHIVE_BUCKET, FunctionEnv.RUN_STATE_TABLE)
+    }
+    assert demo.run(demo_args(), io.StringIO()) == 0
+    assert {name: os.environ.get(name) for name in before} == before
 
 
 def demo_args(**overrides: object) -> object:
