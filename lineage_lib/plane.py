@@ -100,12 +100,23 @@ _PARTITION_SAFE: Final = "-_.~"
 
 def partition_value(raw: str) -> str:
     """The folder form of a partition value (``orders daily`` → ``orders%20daily``)."""
-    return quote(raw, safe=_PARTITION_SAFE)
+    # surrogatepass: the schema's names admit lone surrogates (a path with an undecodable byte)
+    return quote(raw.encode("utf-8", "surrogatepass"), safe=_PARTITION_SAFE)
 
 
 def partition_raw(value: str) -> str:
     """Inverse of partition_value."""
-    return unquote(value)
+    return unquote(value, errors="surrogatepass")
+
+
+def sortable_time(timestamp: str) -> str:
+    """An event time (RFC 3339, UTC, Z, 0 to 6 fractional digits) in a form that sorts as time does.
+
+    As written, ``…:01.5Z`` sorts before ``…:01Z`` ('.' < 'Z'); padded to microseconds, it does not.
+    """
+    body = timestamp[:-1] if timestamp.endswith("Z") else timestamp
+    head, _, fraction = body.partition(".")
+    return f"{head}.{fraction.ljust(6, '0')}Z"
 
 
 def event_object_key(event_date: str, pipeline_id: str, batch_id: str) -> str:

@@ -32,7 +32,10 @@ class ArchiveObject:
 
     def body(self) -> bytes:
         text = "\n".join(self.lines) + "\n"
-        return gzip.compress(text.encode("utf-8"), compresslevel=GZIP_LEVEL, mtime=0)
+        # A lone surrogate can only sit inside a JSON string (the text parsed); backslashreplace
+        # writes it as the JSON escape it came from, so one odd line cannot fail the whole batch.
+        data = text.encode("utf-8", errors="backslashreplace")
+        return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from lineage_lib.contract import EventType, Field
-from lineage_lib.plane import RunStatus, attempt_sk, run_pk, step_sk
+from lineage_lib.plane import RunStatus, attempt_sk, run_pk, sortable_time, step_sk
 
 # At most this many dataset ids are kept per item and direction (the smallest ones, so that the
 # choice does not depend on arrival order); the archive keeps every one. Keeps items far below
@@ -99,9 +99,9 @@ def apply_event(progress: Progress, event: Mapping[str, Any]) -> None:
     event_type = event[Field.EVENT_TYPE]
     event_time = event[Field.EVENT_TIME]
     progress.events += 1
-    if progress.first_event_time is None or event_time < progress.first_event_time:
+    if progress.first_event_time is None or _before(event_time, progress.first_event_time):
         progress.first_event_time = event_time
-    if progress.last_event_time is None or event_time > progress.last_event_time:
+    if progress.last_event_time is None or _before(progress.last_event_time, event_time):
         progress.last_event_time = event_time
 
     counter = _COUNTERS.get(event_type)
@@ -116,14 +116,14 @@ def apply_event(progress: Progress, event: Mapping[str, Any]) -> None:
 
     if progress.step is None:
         if event_type == EventType.RUN_START and (
-            progress.started_at is None or event_time < progress.started_at
+            progress.started_at is None or _before(event_time, progress.started_at)
         ):
             progress.started_at = event_time
         _merge_context(progress.context, event.get(Field.CONTEXT) or {})
         terminal = _RUN_STATUS.get(event_type)
     else:
         if event_type == EventType.STEP_START and (
-            progress.started_at is None or event_time < progress.started_at
+            progress.started_at is None or _before(event_time, progress.started_at)
         ):
             progress.started_at = event_time
         terminal = _STEP_STATUS.get(event_type)
@@ -145,13 +145,25 @@ def fold(events: Iterable[Mapping[str, Any]]) -> dict[ItemKey, Progress]:
 def _settle(
     progress: Progress, status: str, decided_by: tuple[str, str], error: Mapping[str, Any] | None
 ) -> None:
-    current = (RunStatus.RANK[progress.status], progress.status_event or ("", ""))
-    candidate = (RunStatus.RANK[status], decided_by)
+    current = (RunStatus.RANK[progress.status], _event_order(progress.status_event))
+    candidate = (RunStatus.RANK[status], _event_order(decided_by))
     if candidate <= current:
         return
     progress.status = status
     progress.status_event = decided_by
     progress.error = _state_error(error) if error else None
+
+
+def _before(earlier: str, later: str) -> bool:
+    """Time order of two event times; equal instants written differently are ordered by their text,
+    so that the choice never depends on arrival order."""
+    return (sortable_time(earlier), earlier) < (sortable_time(later), later)
+
+
+def _event_order(event: tuple[str, str] | None) -> tuple[str, str, str]:
+    if event is None:
+        return ("", "", "")
+    return (sortable_time(event[0]), event[0], event[1])
 
 
 def _state_error(error: Mapping[str, Any]) -> dict[str, Any]:

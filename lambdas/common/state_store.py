@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 from lambdas.common.errors import RunStateConflictError
 from lambdas.common.run_state import ItemKey, Progress, apply_event, keys_of, new_progress
 from lineage_lib.contract import Field
-from lineage_lib.plane import EVENT_MARKER_SK, RunStateTable, event_marker_pk
+from lineage_lib.plane import EVENT_MARKER_SK, RunStateTable, event_marker_pk, sortable_time
 
 T = RunStateTable
 MAX_TRANSACTION_ITEMS: Final = 100
@@ -200,7 +200,7 @@ _CONDITION_FAILED: Final = "ConditionalCheckFailed"
 
 
 def _order(event: Mapping[str, Any]) -> tuple[str, str]:
-    return event[Field.EVENT_TIME], event[Field.EVENT_ID]
+    return sortable_time(event[Field.EVENT_TIME]), event[Field.EVENT_ID]
 
 
 def _keys(event: Mapping[str, Any]) -> tuple[ItemKey, ...]:
@@ -280,10 +280,11 @@ def _to_item(item: Stored) -> dict[str, Any]:
     if p.step is None:
         optional[T.CONTEXT] = p.context or None
         optional[T.PLATFORM] = p.context.get(Field.PLATFORM)
-        optional[T.PIPELINE_SK] = f"{p.started_at or p.first_event_time}#{key.pk}#{key.sk}"
+        started = p.started_at or p.first_event_time or ""
+        optional[T.PIPELINE_SK] = f"{sortable_time(started)}#{key.pk}#{key.sk}"
         if p.active:
             optional[T.ACTIVE_PK] = T.ACTIVE_PARTITION
-            optional[T.ACTIVE_SK] = f"{p.last_event_time}#{key.pk}#{key.sk}"
+            optional[T.ACTIVE_SK] = f"{sortable_time(p.last_event_time or '')}#{key.pk}#{key.sk}"
     attrs.update((name, value) for name, value in optional.items() if value is not None)
     serialised = {name: _serializer.serialize(value) for name, value in attrs.items()}
     return {**item.extra, **serialised}

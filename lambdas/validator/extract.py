@@ -23,7 +23,10 @@ from lineage_lib.contract import Field
 
 # Lambda's JSON log format puts the logged text (or object) under this key.
 LAMBDA_RECORD_MESSAGE: Final = "message"
-_MARKERS: Final = tuple(f'"{name}"' for name in (Field.SCHEMA_VERSION, Field.EVENT_TYPE))
+# A field name as it appears in a lineage line, or escaped inside a Lambda JSON record's message.
+_MARKERS: Final = tuple(
+    marker for name in (Field.SCHEMA_VERSION, Field.EVENT_TYPE) for marker in (f'"{name}"', f'\\"{name}\\"')
+)
 _decode = json.JSONDecoder().raw_decode
 _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 

@@ -1,0 +1,231 @@
+"""Finding the lineage event in a CloudWatch log message, whatever shape the job's logging gave it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from lambdas.validator.extract import find_event
+from tests.conftest import load_examples
+
+EVENT: dict[str, Any] = dict(load_examples("valid"))["1.0/run-start-glue-from-step-functions"]
+TEXT = json.dumps(EVENT, separators=(",", ":"))  # what lineage_lib writes: compact
+SPACED = json.dumps(EVENT)  # what json.dumps writes by default: ", " and ": "
+REQUEST_ID = "8f5f1c2e-1b7a-4d0e-9c4b-2e6f0a1d3c55"
+
+
+def lambda_record(message: Any) -> str:
+    """A log event of a Lambda function using the JSON log format."""
+    return json.dumps(
+        {
+            "timestamp": "2026-11-21T05:00:00.123Z",
+            "level": "INFO",
+            "message": message,
+            "logger": "root",
+            "requestId": REQUEST_ID,
+        }
+    )
+
+
+def lambda_text(text: str) -> str:
+    """A log event of a Lambda function using the text log format (Python's default handler)."""
+    return f"[INFO]\t2026-11-21T05:00:00.123Z\t{REQUEST_ID}\t{text}"
+
+
+def spark_driver(text: str) -> str:
+    """A log event of a Spark driver, log4j pattern ``%d{yy/MM/dd HH:mm:ss} %p %c{1}: %m``."""
+    return f"26/11/21 05:00:01 INFO LineageEmitter: {text}"
+
+
+# message shape -> (message, the JSON text the producer wrote)
+SHAPES = {
+    "bare compact": (TEXT, TEXT),
+    "bare with spaces": (SPACED, SPACED),
+    "lambda text format": (lambda_text(TEXT), TEXT),
+    "spark driver log4j": (spark_driver(TEXT), TEXT),
+    "lambda json record, message string": (lambda_record(TEXT), TEXT),
+    "lambda json record, message string with print's newline": (lambda_record(TEXT + "\n"), TEXT),
+    "lambda json record, message string after a prefix": (lambda_record(spark_driver(TEXT)), TEXT),
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_each_shape_yields_the_event_and_the_producers_exact_text(shape: str) -> None:
+    message, producer_text = SHAPES[shape]
+    found = find_event(message)
+    assert found is not None
+    assert found.event == EVENT
+    assert found.text == producer_text
+    assert found.parse_error == ""
+
+
+def test_a_lambda_json_record_with_the_event_as_an_object_yields_it_as_compact_json() -> None:
+    found = find_event(lambda_record(EVENT))
+    assert found is not None
+    assert found.event == EVENT
+    # no producer text exists for an object: the event is re-serialised, compact
+    assert found.text == TEXT
+    assert json.loads(found.text) == EVENT
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize(("before", "after"), [("  ", ""), ("", "\n"), ("\t ", "\r\n"), ("\n", "  \n")])
+def test_surrounding_whitespace_is_ignored(shape: str, before: str, after: str) -> None:
+    message, producer_text = SHAPES[shape]
+    found = find_event(f"{before}{message}{after}")
+    assert found is not None
+    assert found.event == EVENT
+    assert found.text == producer_text
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [" trailing words", "}", " {", ",", "\t[extra]", " " + TEXT.replace("RUN_START", "RUN_COMPLETE")],
+)
+@pytest.mark.parametrize("wrap", [lambda t: t, lambda_text, spark_driver], ids=["bare", "lambda", "spark"])
+def test_text_after_the_object_is_not_part_of_the_event(garbage: str, wrap: Any) -> None:
+    found = find_event(wrap(TEXT + garbage))
+    assert found is not None
+    assert found.event == EVENT
+    assert found.text == TEXT
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"event_type": "READ", "run_id": "jr_1", "pipeline_id": "orders-daily"},
+        {"event_type": "RUN_START", "event_id": "0f8fad5b-d9cb-469f-a165-708677280001"},
+        {k: v for k, v in EVENT.items() if k != "schema_version"},
+        {"schema_version": "9.9"},  # a version alone: lineage (to be quarantined as unknown)
+        {"schema_version": None, "anything": 1},
+    ],
+    ids=["type+run", "type+id", "example without version", "version only", "null version"],
+)
+def test_an_object_with_a_version_or_a_type_and_an_id_is_lineage(event: dict[str, Any]) -> None:
+    for message in (json.dumps(event), lambda_text(json.dumps(event)), lambda_record(json.dumps(event))):
+        found = find_event(message)
+        assert found is not None, message
+        assert found.event == event
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        '{"level":"INFO","msg":"x"}',
+        '{"event_type":"click","user":"u1"}',  # a type alone is an application's event, not lineage
+        '{"run_id":"jr_1","status":"ok"}',
+        '{"event_id":"e1","run_id":"jr_1"}',
+        lambda_record("START RequestId: 8f5f1c2e Version: $LATEST"),
+        lambda_record({"orderId": 7, "status": "shipped"}),
+        lambda_record('{"level":"DEBUG","msg":"x"}'),
+        lambda_text('{"level":"INFO","msg":"x"}'),
+        spark_driver('{"stage":3,"tasks":200}'),
+    ],
+)
+def test_json_that_is_not_lineage_is_ignored(message: str) -> None:
+    assert find_event(message) is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["[1, 2, 3]", '"schema_version"', "42", "null", "true", '[{"level":"INFO"}]', '["event_type"]'],
+)
+def test_json_that_is_not_an_object_is_ignored(message: str) -> None:
+    assert find_event(message) is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "",
+        "   \n",
+        "START RequestId: 8f5f1c2e-1b7a-4d0e-9c4b-2e6f0a1d3c55 Version: $LATEST",
+        "26/11/21 05:00:01 INFO SparkContext: Running Spark version 3.5.1",
+        "REPORT RequestId: 8f5f1c2e Duration: 12.3 ms",
+        "the job logs the words schema_version and event_type in prose",
+        "a brace { but no JSON }",
+    ],
+)
+def test_plain_text_is_ignored(message: str) -> None:
+    assert find_event(message) is None
+
+
+def test_an_array_around_an_event_is_read_as_a_prefix_before_it() -> None:
+    # Documents the behaviour: the search for '{"' after a prefix also finds an event inside an array
+    # (the rest of the array is trailing text); the event is then handled like any other.
+    found = find_event(f"[{TEXT}]")
+    assert found is not None
+    assert found.event == EVENT
+    assert found.text == TEXT
+
+
+@pytest.mark.parametrize("cut", [len('{"schema_version"'), 40, len(TEXT) // 2, len(TEXT) - 1])
+@pytest.mark.parametrize("wrap", [lambda t: t, lambda_text, spark_driver], ids=["bare", "lambda", "spark"])
+def test_truncated_lineage_is_a_broken_event_not_ignored(cut: int, wrap: Any) -> None:
+    # every cut keeps the first field name, "schema_version", whole: the message names a lineage field
+    truncated = TEXT[:cut]
+    found = find_event(wrap(truncated))
+    assert found is not None
+    assert found.event is None
+    assert found.text == truncated
+    assert found.parse_error  # the decoder's message, for the quarantine's reason
+
+
+def test_a_truncated_event_without_a_version_but_with_a_type_is_broken() -> None:
+    truncated = '{"event_type":"READ","run_id":"jr_1","source":{"id":"s3://bu'
+    found = find_event(truncated)
+    assert found is not None
+    assert found.event is None
+    assert found.text == truncated
+
+
+def test_truncated_json_without_a_lineage_field_is_ignored() -> None:
+    assert find_event('{"level":"INFO","msg":"the request ti') is None
+
+
+def test_a_lambda_record_whose_message_string_is_truncated_lineage_is_broken() -> None:
+    # the record is whole; the text the function logged inside it was cut by the function
+    found = find_event(lambda_record(TEXT[:80]))
+    assert found is not None
+    assert found.event is None
+    assert found.text == TEXT[:80]
+
+
+def test_a_truncated_lambda_json_record_holding_lineage_is_broken_not_ignored() -> None:
+    # CloudWatch Logs cuts a log event over 256 KiB: a record whose message string holds a large event
+    # (every quote escaped, so bigger than the event itself) arrives cut, and is not valid JSON.
+    record = lambda_record(TEXT)
+    truncated = record[: record.index("RUN_START")]
+    assert '\\"schema_version\\"' in truncated
+    found = find_event(truncated)
+    assert found is not None
+    assert found.event is None
+
+
+def test_a_lambda_record_is_unwrapped_once_only() -> None:
+    # The message of a record is searched like a log line (bare or after a prefix), but a record in
+    # the message of a record is not unwrapped again: nothing logs that way, and the depth is bounded.
+    inner_record = lambda_record(TEXT)
+    assert find_event(lambda_record(inner_record)) is None
+    assert find_event(lambda_record(json.loads(inner_record))) is None
+    # one level, whatever the inner shape: a bare line, a prefixed line
+    for inner in (TEXT, lambda_text(TEXT), spark_driver(TEXT)):
+        found = find_event(lambda_record(inner))
+        assert found is not None
+        assert found.event == EVENT
+
+
+def test_a_prefixed_line_holding_a_lambda_record_is_not_unwrapped() -> None:
+    # Unwrapping applies to a record that is the whole message, not to one after a prefix.
+    assert find_event(spark_driver(lambda_record(TEXT))) is None
+
+
+def test_a_record_that_is_itself_lineage_is_taken_as_the_event() -> None:
+    # An object with lineage fields at its top level is the event, even if it has a "message" field:
+    # it is not a Lambda record around another event.
+    event = {**EVENT, "message": TEXT}
+    found = find_event(json.dumps(event))
+    assert found is not None
+    assert found.event == event
