@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from lambdas.common.archive import ArchiveObject
+from lambdas.common.run_state import state_view
 from lambdas.validator.extract import Found, find_event
 from lineage_lib import contract
 from lineage_lib._schema_compiler import SchemaViolation
@@ -32,6 +33,10 @@ from lineage_lib.plane import (
 
 _dumps: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _DATE_LENGTH: Final = len("2026-11-21")
+# jsonschema's best_match costs ~0.8 ms per refused event: a batch of nothing but schema violations
+# would outlast the function's timeout. The first ones of a batch get its precise reason; the rest
+# get the compiled validator's own (also exact about path and rule, terser in wording).
+MAX_EXPLAINED_PER_BATCH: Final = 50
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ class Outcome:
     batch_id: str
     counts: Counts
     objects: list[ArchiveObject]
-    events: list[dict[str, Any]]  # the valid events, for the run state
+    events: list[dict[str, Any]]  # the valid events' fields the run state reads (run_state.state_view)
     reasons: Counter[str] = field(default_factory=Counter)  # quarantine codes
     ignored_ids: list[str] = field(default_factory=list)  # CloudWatch ids of the ignored log events
 
@@ -117,13 +122,14 @@ def ingest(
     reasons: Counter[str] = Counter()
     ignored: list[str] = []
     validators: dict[str, Callable[[Any], None]] = {}
+    explain_budget = [MAX_EXPLAINED_PER_BATCH]
 
     for log_event in delivery.log_events:
         found = find_event(log_event.message)
         if found is None:
             ignored.append(log_event.id)
             continue
-        refusal = _refusal(found, validators)
+        refusal = _refusal(found, validators, explain_budget)
         if refusal is not None:
             reasons[refusal[Quarantine.CODE]] += 1
             quarantine.lines.append(_quarantine_line(found, log_event, refusal, ingest_fields))
@@ -137,7 +143,7 @@ def ingest(
         target.lines.append(
             f"{found.text[:-1]}{tail_open}{_dumps(log_event.id)}{tail_time}{log_event.timestamp}}}}}"
         )
-        valid.append(event)
+        valid.append(state_view(event))
 
     counts.archived = len(valid)
     counts.quarantined = len(quarantine.lines)
@@ -148,7 +154,9 @@ def ingest(
     return Outcome(batch_id, counts, objects, valid, reasons, ignored)
 
 
-def _refusal(found: Found, validators: dict[str, Callable[[Any], None]]) -> dict[str, str] | None:
+def _refusal(
+    found: Found, validators: dict[str, Callable[[Any], None]], explain_budget: list[int]
+) -> dict[str, str] | None:
     """Why a lineage candidate is refused (the ``reason`` of its quarantine line), or None if valid."""
     event = found.event
     if event is None:
@@ -176,17 +184,20 @@ def _refusal(found: Found, validators: dict[str, Callable[[Any], None]]) -> dict
     try:
         validator(event)
     except SchemaViolation as violation:
-        return _schema_reason(event, violation)
+        explain_budget[0] -= 1
+        return _schema_reason(event, violation, explain=explain_budget[0] >= 0)
     return None
 
 
-def _schema_reason(event: Mapping[str, Any], violation: SchemaViolation) -> dict[str, str]:
+def _schema_reason(event: Mapping[str, Any], violation: SchemaViolation, *, explain: bool) -> dict[str, str]:
     # The reference validator names the most relevant error precisely; the compiled one's report is
-    # the fallback when jsonschema is not installed.
-    try:
-        explained = contract.explain(event)
-    except ImportError:
-        explained = None
+    # the fallback when jsonschema is not installed or the batch's budget is spent.
+    explained = None
+    if explain:
+        try:
+            explained = contract.explain(event)
+        except ImportError:
+            explained = None
     if explained is not None:
         return _reason(QuarantineCode.SCHEMA_VIOLATION, explained.reason, explained.path, explained.rule)
     path = ".".join(str(part) for part in violation.path)

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lineage_lib as lineage
+from lambdas.common.run_state import state_view
 from lambdas.validator.ingest import Delivery, LogEvent, Outcome, batch_id_of, ingest
 from lineage_lib import contract
 from lineage_lib.plane import (
@@ -186,7 +187,7 @@ def test_a_mixed_batch_is_counted_exactly(mixed: tuple[Delivery, Outcome]) -> No
         }
     )
     assert outcome.ignored_ids == [log_event_id(5), log_event_id(6)]
-    assert outcome.events == VALID_IN_MIXED
+    assert outcome.events == [state_view(event) for event in VALID_IN_MIXED]
 
 
 def test_a_mixed_batch_makes_one_object_per_day_and_pipeline_and_one_quarantine_object(
@@ -475,3 +476,26 @@ def test_every_log_event_lands_in_exactly_one_place(kinds: list[str]) -> None:
         **dict.fromkeys(outcome.ignored_ids, "ignored"),
     }
     assert [where[e.id] for e in batch.log_events] == [w for _, w in made]
+
+
+def test_only_the_first_violations_of_a_batch_pay_for_the_reference_validators_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lambdas.validator import ingest as ingest_module
+
+    calls = []
+    real_explain = contract.explain
+
+    def counted(event: Any) -> Any:
+        calls.append(event)
+        return real_explain(event)
+
+    monkeypatch.setattr(contract, "explain", counted)
+    count = ingest_module.MAX_EXPLAINED_PER_BATCH + 10
+    wrong = [compact(example("write-seed-column-lineage-rename", i, attempt="one")) for i in range(count)]
+    outcome = run_ingest(delivery(wrong))
+    assert outcome.counts.quarantined == count
+    assert len(calls) == ingest_module.MAX_EXPLAINED_PER_BATCH
+    reasons = [line["reason"] for line in quarantined_lines(outcome)]
+    # Past the budget the compiled validator's report still names the field and the rule.
+    assert {(r["path"], r["rule"]) for r in reasons} == {("attempt", "type")}
