@@ -44,6 +44,7 @@ synth: artifacts
 
 bench: setup
 	$(BIN)/python bench/emit_bench.py
+	$(BIN)/python bench/validator_bench.py
 
 clean:
 	rm -rf build dist cdk.out .pytest_cache .mypy_cache .ruff_cache
