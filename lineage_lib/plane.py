@@ -33,8 +33,9 @@ class Archive:
     ``events/event_date=YYYY-MM-DD/pipeline_id=<id>/<batch>.json.gz``: valid events, partitioned by
     the UTC date of their ``event_time`` and their pipeline, the two filters of nearly every question
     (a day of one pipeline's runs; a window of days across pipelines for a dataset's lineage).
-    ``quarantine/ingest_date=YYYY-MM-DD/<batch>.json.gz``: rejected lines, partitioned by the date
-    they were received (a rejected line may have no readable event time or pipeline).
+    ``quarantine/log_date=YYYY-MM-DD/<batch>.json.gz``: rejected lines, partitioned by the UTC date of
+    their batch's first CloudWatch timestamp (a rejected line may have no readable event time or
+    pipeline; the date comes from the batch, not the clock, so a retry builds the same key).
 
     Objects are gzip JSON lines, at most one per partition per delivered batch, named by the batch.
     """
@@ -43,9 +44,9 @@ class Archive:
     QUARANTINE_PREFIX: Final = "quarantine/"
     EVENT_DATE: Final = "event_date"
     PIPELINE_ID: Final = Field.PIPELINE_ID
-    INGEST_DATE: Final = "ingest_date"
+    LOG_DATE: Final = "log_date"
     EVENT_PARTITIONS: Final = (EVENT_DATE, PIPELINE_ID)
-    QUARANTINE_PARTITIONS: Final = (INGEST_DATE,)
+    QUARANTINE_PARTITIONS: Final = (LOG_DATE,)
     OBJECT_SUFFIX: Final = ".json.gz"
     DATE_FORMAT: Final = "yyyy-MM-dd"  # Athena partition projection's format of the date partitions
 
@@ -127,9 +128,9 @@ def event_object_key(event_date: str, pipeline_id: str, batch_id: str) -> str:
     )
 
 
-def quarantine_object_key(ingest_date: str, batch_id: str) -> str:
-    """Key of a batch's quarantined lines received on one day."""
-    return f"{Archive.QUARANTINE_PREFIX}{Archive.INGEST_DATE}={ingest_date}/{batch_id}{Archive.OBJECT_SUFFIX}"
+def quarantine_object_key(log_date: str, batch_id: str) -> str:
+    """Key of a batch's quarantined lines, by the date of the batch's first log event."""
+    return f"{Archive.QUARANTINE_PREFIX}{Archive.LOG_DATE}={log_date}/{batch_id}{Archive.OBJECT_SUFFIX}"
 
 
 def partitions_of(key: str) -> dict[str, str]:

@@ -89,12 +89,23 @@ def state_view(event: Mapping[str, Any]) -> dict[str, Any]:
     Column lineage and schemas, most of an event's size, stay in the archive; a batch of 10,000 events
     holds half the memory it would with whole events.
     """
-    view = {name: event[name] for name in _STATE_FIELDS if name in event}
+    view = {name: _integral(event[name]) for name in _STATE_FIELDS if name in event}
     for side in (Field.SOURCE, Field.TARGET):
         dataset = event.get(side)
         if dataset is not None:
             view[side] = {Field.DATASET_ID: dataset[Field.DATASET_ID]}
     return view
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 1.0 as an integer: make such numbers ints (DynamoDB keys and items need it)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
 
 
 def keys_of(event: Mapping[str, Any]) -> tuple[ItemKey, ItemKey | None]:

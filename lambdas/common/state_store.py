@@ -165,7 +165,8 @@ class RunStateStore:
             for key, item in updated.items():
                 stored[key] = Stored(item.progress, (item.version or 0) + 1, item.extra)
             return
-        raise RunStateConflictError(len(pending), self._max_tries)
+        if pending:  # the last try may have found every remaining event already applied
+            raise RunStateConflictError(len(pending), self._max_tries)
 
     def _marker_put(self, event: Mapping[str, Any], expires: int) -> dict[str, Any]:
         attempt_key = keys_of(event)[0]
@@ -199,8 +200,9 @@ class RunStateStore:
 _CONDITION_FAILED: Final = "ConditionalCheckFailed"
 
 
-def _order(event: Mapping[str, Any]) -> tuple[str, str]:
-    return sortable_time(event[Field.EVENT_TIME]), event[Field.EVENT_ID]
+def _order(event: Mapping[str, Any]) -> tuple[str, str, str]:
+    # By step first, so that a transaction touches as few step items as possible.
+    return event.get(Field.STEP) or "", sortable_time(event[Field.EVENT_TIME]), event[Field.EVENT_ID]
 
 
 def _keys(event: Mapping[str, Any]) -> tuple[ItemKey, ...]:

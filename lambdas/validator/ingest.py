@@ -115,9 +115,11 @@ def ingest(
 
     counts = Counts(received=len(delivery.log_events))
     partitions: dict[tuple[str, str], ArchiveObject] = {}
-    quarantine = ArchiveObject(
-        quarantine_object_key(ingest_fields[Ingest.INGESTED_AT][:_DATE_LENGTH], batch_id)
-    )
+    # The quarantine's date comes from the batch, not the clock: a retry after midnight builds the
+    # same key, and its conditional write finds the object there.
+    first_logged = min((e.timestamp for e in delivery.log_events), default=0)
+    log_date = datetime.fromtimestamp(first_logged / 1000, tz=UTC).date().isoformat()
+    quarantine = ArchiveObject(quarantine_object_key(log_date, batch_id))
     valid: list[dict[str, Any]] = []
     reasons: Counter[str] = Counter()
     ignored: list[str] = []

@@ -200,7 +200,7 @@ def test_a_mixed_batch_makes_one_object_per_day_and_pipeline_and_one_quarantine_
         f"events/event_date=2026-11-21/pipeline_id=orders-daily/{batch}.json.gz",
         f"events/event_date=2026-11-21/pipeline_id=sessionize/{batch}.json.gz",
         f"events/event_date=2026-11-22/pipeline_id=orders-notify/{batch}.json.gz",
-        f"quarantine/ingest_date=2026-11-21/{batch}.json.gz",
+        f"quarantine/log_date=2026-11-21/{batch}.json.gz",
     ]
     assert [o.key for o in outcome.objects] == [
         event_object_key("2026-11-20", "orders-daily", batch),

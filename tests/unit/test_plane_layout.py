@@ -51,11 +51,11 @@ def test_an_event_key_is_hive_partitioned_by_date_then_pipeline() -> None:
     assert tuple(partitions_of(key)) == Archive.EVENT_PARTITIONS
 
 
-def test_a_quarantine_key_is_partitioned_by_ingest_date() -> None:
+def test_a_quarantine_key_is_partitioned_by_log_date() -> None:
     key = quarantine_object_key("2026-11-21", BATCH)
-    assert key == f"quarantine/ingest_date=2026-11-21/{BATCH}.json.gz"
+    assert key == f"quarantine/log_date=2026-11-21/{BATCH}.json.gz"
     assert key.startswith(Archive.QUARANTINE_PREFIX)
-    assert partitions_of(key) == {"ingest_date": "2026-11-21"}
+    assert partitions_of(key) == {"log_date": "2026-11-21"}
     assert tuple(partitions_of(key)) == Archive.QUARANTINE_PARTITIONS
 
 
