@@ -8,8 +8,10 @@ STAMP  := $(VENV)/.installed
 # asset-fingerprint cache still goes to ~/.cdk: it reads no setting); Node 20 is supported here.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/build/cache/jsii
+# The CDK CLI's own cache and settings (notices, telemetry state) too: it reads CDK_HOME, else ~/.cdk.
+export CDK_HOME := $(CURDIR)/build/cache/cdk
 
-.PHONY: setup demo test test-fast lint artifacts synth bench clean
+.PHONY: setup demo test test-fast lint artifacts synth synth-cli bootstrap deploy bench clean
 
 setup: $(STAMP)
 
@@ -41,6 +43,23 @@ artifacts: setup
 # The CDK app (cloud assembly in cdk.out/), offline; it deploys the artifacts built above.
 synth: artifacts
 	$(BIN)/python app.py
+
+# The CDK CLI, pinned by package.json and package-lock.json, installed into node_modules/ (Node >= 20).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# The same cloud assembly through the pinned CLI (cdk.json's app), as `cdk deploy` will make it.
+synth-cli: artifacts node_modules/.installed
+	CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=true npx --no-install cdk synth --no-notices -q
+
+# Into the account and region of your AWS credentials: `make bootstrap` once, then `make deploy`.
+# Context overrides: make deploy CDK_ARGS="-c lineage:alarmEmail=you@example.com"
+bootstrap: node_modules/.installed
+	CDK_DISABLE_CLI_TELEMETRY=true npx --no-install cdk bootstrap --no-notices $(CDK_ARGS)
+
+deploy: artifacts node_modules/.installed
+	CDK_DISABLE_CLI_TELEMETRY=true npx --no-install cdk deploy --no-notices $(CDK_ARGS)
 
 bench: setup
 	$(BIN)/python bench/emit_bench.py

@@ -1,6 +1,6 @@
-"""Build the three packagings of lineage_lib with one command.
+"""Build the three packagings of lineage_lib, and the plane's Lambda functions, with one command.
 
-    python -m shipping.build --out build/artifacts [--lambda-python 3.13] [--lambda-arch arm64]
+    python -m shipping.build --out build/artifacts [--lambda-python 3.14] [--lambda-arch arm64]
 
 What lands in OUT (a manifest sits next to its folder, not in it, so that uploading or zipping the
 folder ships only what the target needs):
@@ -12,9 +12,14 @@ folder ships only what the target needs):
     emr.manifest.json                                    the bootstrap action to configure
     lambda-layer/python/                                 the layer's content (/opt/python in Lambda)
     lambda-layer.manifest.json                           its Python version and architecture
+    functions/<name>/                                    each Lambda function's asset (what CDK zips)
+    functions.manifest.json                              their handlers, runtime and bundled packages
 
 Each wheelhouse is checked before the build succeeds: every wheel's tags suit its target, and pip
 resolves the project from the folder alone (--no-index), as it must in a VPC without internet.
+A function's asset holds its code (lambdas/__init__.py, lambdas/common/, lambdas/<name>/) and the
+``lambdas`` optional dependencies, installed for the layer's Python and architecture; boto3 comes with
+the Lambda runtime and lineage_lib with the layer, so neither is bundled.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +56,18 @@ EMR_WHEELHOUSE: Final = "wheelhouse"
 LAMBDA_DIR: Final = "lambda-layer"
 LAMBDA_SITE: Final = "python"  # Lambda puts /opt/python (a layer's python/) on every Python runtime's path
 MANIFEST_SUFFIX: Final = ".manifest.json"
+FUNCTIONS_DIR: Final = "functions"
+
+# The plane's Lambda functions: name (its subpackage lambdas/<name>/ and its asset folder) -> handler, as
+# the Lambda runtime resolves it (module path, then function). Adding a function is one line here.
+FUNCTIONS: Final = {
+    "validator": "lambdas.validator.handler.handler",
+}
+FUNCTIONS_EXTRA: Final = "lambdas"  # the optional-dependency group of pyproject.toml every asset bundles
+LAMBDAS_PACKAGE: Final = REPO / "lambdas"
+LAMBDAS_SHARED: Final = ("common",)  # subpackages every function's asset carries beside its own
+# Provided by the Lambda runtime (boto3) or the layer (lineage_lib): a bundled copy would shadow theirs.
+NOT_BUNDLED: Final = frozenset({"boto3", "botocore", "s3transfer", "lineage-plane"})
 
 # manylinux2014 (glibc 2.17) is older than the glibc of every target (Glue 4.0 on Amazon Linux 2: 2.26;
 # Glue 5.0, EMR 7 and Lambda's python3.12+ on Amazon Linux 2023: 2.34), so its wheels run on all.
@@ -93,7 +111,7 @@ GLUE_TARGETS: Final = (
 )
 EMR_TARGET: Final = Target("emr-7", python="3.9", archs=("x86_64", "aarch64"))  # aarch64: Graviton
 LAMBDA_ARCHS: Final = {"arm64": "aarch64", "x86_64": "x86_64"}  # Lambda's name -> the platform tag's
-LAMBDA_DEFAULT_PYTHON: Final = "3.13"
+LAMBDA_DEFAULT_PYTHON: Final = "3.14"  # Lambda's newest Python runtime (cdk-nag AwsSolutions-L1)
 LAMBDA_DEFAULT_ARCH: Final = "arm64"
 
 
@@ -129,6 +147,14 @@ def project_table(pyproject: Path = PYPROJECT) -> dict[str, Any]:
 def runtime_dependencies(pyproject: Path = PYPROJECT) -> list[str]:
     """The requirements that ship with lineage_lib: pyproject.toml's [project].dependencies."""
     return list(project_table(pyproject).get("dependencies", []))
+
+
+def optional_dependencies(group: str, pyproject: Path = PYPROJECT) -> list[str]:
+    """The requirements of one group of pyproject.toml's [project.optional-dependencies]."""
+    groups: dict[str, list[str]] = project_table(pyproject).get("optional-dependencies", {})
+    if group not in groups:
+        raise BuildError(f"{pyproject} has no [project.optional-dependencies] group {group!r}")
+    return list(groups[group])
 
 
 def ordered_wheels(names: Iterable[str], project: str) -> list[str]:
@@ -275,14 +301,89 @@ def build_lambda_layer(out: Path, wheel: Path, python: str, arch: str) -> Path:
         **target_fields(target),
         "compatible_runtimes": [f"python{python}"],
         "compatible_architectures": [arch],
-        "packages": sorted(path.name.removesuffix(".dist-info") for path in site.glob("*.dist-info")),
+        "packages": installed_packages(site),
     }
+    return write_manifest(folder, manifest)
+
+
+def installed_packages(site: Path) -> list[str]:
+    """``<name>-<version>`` of every distribution pip installed into ``site``."""
+    return sorted(path.name.removesuffix(".dist-info") for path in site.glob("*.dist-info"))
+
+
+def handler_module(handler: str) -> tuple[str, str]:
+    """``lambdas.validator.handler.handler`` -> (module, function), split as the Lambda runtime does."""
+    module, _, function = handler.rpartition(".")
+    return module, function
+
+
+def install_function_dependencies(site: Path, target: Target) -> None:
+    """The ``lambdas`` optional dependencies, installed into ``site`` for ``target``."""
+    requirements = optional_dependencies(FUNCTIONS_EXTRA)
+    if requirements:
+        run_pip(
+            [
+                *("install", "--quiet", "--no-compile", "--target", str(site)),
+                *pip_target_options(target, target.archs[0]),
+                *requirements,
+            ],
+            step=f"installing the Lambda functions' dependencies for {target.name}",
+            hint="check access to the package index and that each dependency has a wheel for this target",
+        )
+    shutil.rmtree(site / "bin", ignore_errors=True)
+    bundled = {canonicalize_name(package.rsplit("-", 1)[0]) for package in installed_packages(site)}
+    if provided := sorted(bundled & NOT_BUNDLED):
+        raise BuildError(
+            f"the [{FUNCTIONS_EXTRA}] dependencies pull in {', '.join(provided)}, which the Lambda runtime "
+            "or the lineage_lib layer provides: drop the requirement that needs it"
+        )
+
+
+def copy_function_code(name: str, root: Path) -> None:
+    """lambdas/__init__.py, the shared subpackages and lambdas/<name>/ into ``root``: .py files only."""
+    if (root / LAMBDAS_PACKAGE.name).exists():
+        raise BuildError(f"a dependency of the [{FUNCTIONS_EXTRA}] group installs a top-level 'lambdas'")
+    sources = [LAMBDAS_PACKAGE / "__init__.py"]
+    for subpackage in (*LAMBDAS_SHARED, name):
+        folder = LAMBDAS_PACKAGE / subpackage
+        if not (folder / "__init__.py").is_file():
+            raise BuildError(
+                f"{folder} is not a package: a function {name!r} needs lambdas/{name}/__init__.py"
+            )
+        sources += [path for path in sorted(folder.rglob("*.py")) if "__pycache__" not in path.parts]
+    for source in sources:
+        copy = root / source.relative_to(LAMBDAS_PACKAGE.parent)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, copy)
+
+
+def build_functions(out: Path, python: str, arch: str) -> Path:
+    """One asset folder per function of FUNCTIONS, for the same runtime and architecture as the layer."""
+    target = lambda_target(python, arch)
+    folder = out / FUNCTIONS_DIR
+    functions: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="lambda-dependencies-") as staging:
+        # Every function bundles the same group: pip runs once and each asset gets a copy.
+        install_function_dependencies(Path(staging), target)
+        for name, handler in FUNCTIONS.items():
+            root = folder / name
+            shutil.copytree(staging, root)
+            copy_function_code(name, root)
+            module, _ = handler_module(handler)
+            if not (root / Path(*module.split("."))).with_suffix(".py").is_file():
+                raise BuildError(f"the handler {handler!r} of {name!r} names a module its asset lacks")
+            functions[name] = {
+                "handler": handler,
+                "path": root.relative_to(out).as_posix(),
+                "packages": installed_packages(root),
+            }
+    manifest = {"python": python, "arch": arch, "runtime": f"python{python}", "functions": functions}
     return write_manifest(folder, manifest)
 
 
 def clean(out: Path) -> None:
     """Remove what an earlier build left, so that no stale wheel reaches a wheelhouse or a manifest."""
-    for name in (WHEEL_DIR, GLUE_DIR, EMR_DIR, LAMBDA_DIR):
+    for name in (WHEEL_DIR, GLUE_DIR, EMR_DIR, LAMBDA_DIR, FUNCTIONS_DIR):
         shutil.rmtree(out / name, ignore_errors=True)
         (out / (name + MANIFEST_SUFFIX)).unlink(missing_ok=True)
 
@@ -290,13 +391,15 @@ def clean(out: Path) -> None:
 def build_all(
     out: Path, *, lambda_python: str = LAMBDA_DEFAULT_PYTHON, lambda_arch: str = LAMBDA_DEFAULT_ARCH
 ) -> list[Path]:
-    """Build the wheel, the Glue wheelhouses, the EMR bootstrap action and the Lambda layer into ``out``."""
+    """Build the wheel, the Glue wheelhouses, the EMR bootstrap action, the Lambda layer and the Lambda
+    functions' assets (for the layer's runtime and architecture) into ``out``."""
     clean(out)
     wheel = build_wheel(out)
     glue = build_glue(out, wheel)
     emr = build_emr(out, wheel)
     layer = build_lambda_layer(out, wheel, lambda_python, lambda_arch)
-    return [wheel, *glue, emr, layer]
+    functions = build_functions(out, lambda_python, lambda_arch)
+    return [wheel, *glue, emr, layer, functions]
 
 
 def python_version(text: str) -> str:
@@ -308,11 +411,22 @@ def python_version(text: str) -> str:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m shipping.build",
-        description="Build the Glue wheelhouses, the EMR bootstrap action and the Lambda layer.",
+        description="Build the Glue wheelhouses, the EMR bootstrap action, the Lambda layer and functions.",
     )
     parser.add_argument("--out", type=Path, default=Path("build/artifacts"), help="output folder")
-    parser.add_argument("--lambda-python", type=python_version, default=LAMBDA_DEFAULT_PYTHON)
-    parser.add_argument("--lambda-arch", choices=sorted(LAMBDA_ARCHS), default=LAMBDA_DEFAULT_ARCH)
+    # One runtime for the layer and the functions, so that they always match.
+    parser.add_argument(
+        "--lambda-python",
+        type=python_version,
+        default=LAMBDA_DEFAULT_PYTHON,
+        help="Lambda runtime python<version> of the layer and the functions (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lambda-arch",
+        choices=sorted(LAMBDA_ARCHS),
+        default=LAMBDA_DEFAULT_ARCH,
+        help="Lambda architecture of the layer and the functions (default: %(default)s)",
+    )
     return parser.parse_args(argv)
 
 

@@ -139,7 +139,7 @@ def installed_tags(site: Path) -> dict[str, set[Tag]]:
 
 def test_layer_manifest_records_python_version_and_architecture(artifacts: Path) -> None:
     content = manifest(artifacts / build.LAMBDA_DIR)
-    assert content["compatible_runtimes"] == ["python3.13"]
+    assert content["compatible_runtimes"] == ["python3.14"]
     assert content["compatible_architectures"] == ["arm64"]
     assert content["platforms"] == ["manylinux2014_aarch64"]
 

@@ -97,9 +97,13 @@ def test_glue_job_parameters_list_every_wheel_and_forbid_the_index() -> None:
     }
 
 
-def test_arguments_default_to_python_3_13_on_arm64() -> None:
+def test_arguments_default_to_the_newest_lambda_python_on_arm64() -> None:
     args = build.parse_args(["--out", "somewhere"])
-    assert (args.out, args.lambda_python, args.lambda_arch) == (Path("somewhere"), "3.13", "arm64")
+    assert (args.out, args.lambda_python, args.lambda_arch) == (
+        Path("somewhere"),
+        build.LAMBDA_DEFAULT_PYTHON,
+        "arm64",
+    )
 
 
 @pytest.mark.parametrize(
