@@ -249,6 +249,13 @@ class ValidatorMetrics:
     OBJECTS_ALREADY_PRESENT: Final = "ArchiveObjectsAlreadyPresent"  # written by an earlier attempt
 
 
+class BridgeMetrics:
+    """Metrics of the Glue bridge and the run reconciler (same namespace as the validator's)."""
+
+    NAMESPACE: Final = ValidatorMetrics.NAMESPACE
+    LINEAGE_GAPS: Final = "LineageGaps"  # a platform run that left no lineage at all
+
+
 class FunctionEnv:
     """Environment variables of the plane's Lambda functions (set by the CDK app, read at cold start)."""
 
