@@ -14,7 +14,7 @@ from infra.artifacts import LineageArtifacts
 from infra.config import SUBSCRIBE_ACCOUNT_POLICY, PlaneConfig
 from infra.example import OrdersExample
 from infra.ingestion import VALIDATOR, LineageIngestion, allow_cloudwatch_logs
-from infra.lineage_lib_layer import LineageLibLayer
+from infra.lineage_lib_layer import LineageLibLayer, MissingArtifactsError
 from infra.query import LineageQueries
 from infra.run_state_table import RunStateTable
 from lineage_lib import env
@@ -50,6 +50,12 @@ class LineagePlane(Construct):
         )
         self.run_state = RunStateTable(self, "RunState", encryption_key=self.key)
         self.layer = LineageLibLayer(self, "LineageLib", artifacts_dir=config.artifacts_dir)
+        if self.layer.architecture.name != config.architecture:
+            raise MissingArtifactsError(
+                f"the artifacts in {config.artifacts_dir} are built for {self.layer.architecture.name}, the "
+                f"configuration asks for {config.architecture}: rebuild them with "
+                f"`python -m shipping.build --out {config.artifacts_dir} --lambda-arch {config.architecture}`"
+            )
         self.artifacts = LineageArtifacts(
             self,
             "Artifacts",

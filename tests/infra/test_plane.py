@@ -176,3 +176,41 @@ def test_the_account_policy_option_replaces_the_per_group_filters(artifacts: Pat
     assert "NOT IN" in json.dumps(props["SelectionCriteria"])
     filters = [f["Properties"] for f in resources(template, "AWS::Logs::SubscriptionFilter").values()]
     assert [f["FilterPattern"] for f in filters] == [LINEAGE_GROUP_FILTER_PATTERN]
+
+
+def test_each_synthesized_function_asset_is_the_built_asset_folder(
+    nagged: tuple[Path, str], artifacts: Path
+) -> None:
+    """The import test (tests/packaging/test_function_assets.py) imports the built folders; this ties
+    them to what the cloud assembly ships: the same files, nothing added, nothing lost."""
+    from infra.functions import read_functions_manifest
+
+    outdir, failure = nagged
+    template = json.loads((outdir / "LineagePlane.template.json").read_text())
+    assets = json.loads((outdir / "LineagePlane.assets.json").read_text())["files"]
+    manifest = read_functions_manifest(artifacts)
+    handlers = {spec["handler"]: spec["path"] for spec in manifest["functions"].values()}
+    shipped = {
+        r["Properties"]["Handler"]: r["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") in handlers
+    }
+    assert set(shipped) == set(handlers), failure
+    for handler, asset_hash in shipped.items():
+        staged = outdir / assets[asset_hash]["source"]["path"]
+        built = artifacts / handlers[handler]
+        files = {p.relative_to(staged) for p in staged.rglob("*") if p.is_file()}
+        assert files == {p.relative_to(built) for p in built.rglob("*") if p.is_file()}, handler
+
+
+def test_artifacts_for_another_architecture_stop_synthesis(artifacts: Path) -> None:
+    import aws_cdk as cdk
+
+    from infra.config import PlaneConfig
+    from infra.lineage_lib_layer import MissingArtifactsError
+    from infra.stack import LineagePlaneStack
+
+    with pytest.raises(MissingArtifactsError, match="--lambda-arch x86_64"):
+        LineagePlaneStack(
+            cdk.App(), "Wrong", config=PlaneConfig(artifacts_dir=artifacts, architecture="x86_64")
+        )
