@@ -10,7 +10,6 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import Validations
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
@@ -18,6 +17,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.archive import ACCESS_LOGS_PREFIX, LineageArchive
 from lineage_lib.plane import Archive
+from tests.infra.support import lambda_role, logical_id, synth_with_nag
 
 pytestmark = pytest.mark.slow  # synthesizes with jsii
 
@@ -36,15 +36,6 @@ class Synthesized:
     reader: str
 
 
-def _logical_id(construct: Any) -> str:
-    stack = cdk.Stack.of(construct)
-    return str(stack.resolve(stack.get_logical_id(construct.node.default_child)))
-
-
-def _role(stack: cdk.Stack, name: str) -> iam.Role:
-    return iam.Role(stack, name, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-
-
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The construct with its defaults, a writer and a reader, synthesized once with cdk-nag on."""
@@ -52,15 +43,10 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     app = cdk.App(outdir=str(outdir))
     stack = cdk.Stack(app, "ArchiveTest")
     archive = LineageArchive(stack, "Archive")
-    writer, reader = _role(stack, "Writer"), _role(stack, "Reader")
+    writer, reader = lambda_role(stack, "Writer"), lambda_role(stack, "Reader")
     archive.grant_append(writer)
     archive.grant_read(reader)
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    try:
-        app.synth()
-        error = None
-    except RuntimeError as err:  # jsii's form of CDK's ValidationFailed; the report says why
-        error = str(err)
+    error = synth_with_nag(app)
     # Read back from the assembly (written even when validation fails), so that a nag finding fails
     # the nag test only, not every test of the template.
     template = Template.from_json(json.loads((outdir / stack.template_file).read_text()))
@@ -68,11 +54,11 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         template=template,
         report=json.loads((outdir / "validation-report.json").read_text()),
         error=error,
-        bucket=_logical_id(archive.bucket),
-        logs_bucket=_logical_id(archive.access_logs_bucket),
-        key=_logical_id(archive.key),
-        writer=_logical_id(writer),
-        reader=_logical_id(reader),
+        bucket=logical_id(archive.bucket),
+        logs_bucket=logical_id(archive.access_logs_bucket),
+        key=logical_id(archive.key),
+        writer=logical_id(writer),
+        reader=logical_id(reader),
     )
 
 
@@ -353,7 +339,7 @@ def test_a_wildcard_the_archive_did_not_grant_is_still_reported(tmp_path: Path) 
     app = cdk.App(outdir=str(tmp_path))
     stack = cdk.Stack(app, "Other")
     archive = LineageArchive(stack, "Archive")
-    role = _role(stack, "Writer")
+    role = lambda_role(stack, "Writer")
     archive.grant_append(role)
     archive.bucket.grant_read(role)  # s3:GetObject* and s3:List* on <bucket>/*: not the construct's doing
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
@@ -363,10 +349,10 @@ def test_a_wildcard_the_archive_did_not_grant_is_still_reported(tmp_path: Path) 
     (nag,) = [r for r in report["pluginReports"] if r["pluginName"] == "AwsSolutions"]
     reported = {v["ruleName"] for v in nag["violations"]}
     assert "AwsSolutions-IAM5[Action::s3:GetObject*]" in reported
-    assert f"AwsSolutions-IAM5[Resource::<{_logical_id(archive.bucket)}.Arn>/*]" in reported
+    assert f"AwsSolutions-IAM5[Resource::<{logical_id(archive.bucket)}.Arn>/*]" in reported
     assert not {r for r in reported if "/events/" in r or "/quarantine/" in r}
     assert {v["ruleName"] for v in nag["suppressedViolations"]} == {
-        f"AwsSolutions-IAM5[Resource::<{_logical_id(archive.bucket)}.Arn>/{prefix}*]" for prefix in PREFIXES
+        f"AwsSolutions-IAM5[Resource::<{logical_id(archive.bucket)}.Arn>/{prefix}*]" for prefix in PREFIXES
     }
 
 
@@ -392,13 +378,13 @@ def test_props_set_the_lock_mode_the_storage_classes_the_key_and_the_removal_pol
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::KMS::Key", 1)  # the given key; none created
     resources = template.to_json()["Resources"]
-    bucket = resources[_logical_id(archive.bucket)]
+    bucket = resources[logical_id(archive.bucket)]
     props = bucket["Properties"]
     assert props["ObjectLockConfiguration"]["Rule"] == {
         "DefaultRetention": {"Mode": "COMPLIANCE", "Days": 2555}
     }
     (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    assert encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == _arn(_logical_id(key))
+    assert encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == _arn(logical_id(key))
     (rule,) = props["LifecycleConfiguration"]["Rules"]
     assert (
         rule["Transitions"]
@@ -406,7 +392,7 @@ def test_props_set_the_lock_mode_the_storage_classes_the_key_and_the_removal_pol
         == [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}]
     )
     assert bucket["DeletionPolicy"] == "Delete"
-    logs = resources[_logical_id(archive.access_logs_bucket)]
+    logs = resources[logical_id(archive.access_logs_bucket)]
     assert logs["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 90
     assert logs["DeletionPolicy"] == "Delete"
 

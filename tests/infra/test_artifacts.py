@@ -27,6 +27,7 @@ from infra.artifacts import (
 )
 from infra.lineage_lib_layer import MissingArtifactsError
 from shipping.build import EMR_DIR, GLUE_DIR, GLUE_TARGETS, MANIFEST_SUFFIX, S3_PREFIX
+from tests.infra.support import logical_id, render, synth_with_nag
 
 pytestmark = pytest.mark.slow  # builds the artifacts and synthesizes with jsii
 
@@ -41,12 +42,6 @@ class Synthesized:
     error: str | None  # what app.synth() raised, if it did
     artifacts: dict[str, LineageArtifacts]  # stack name -> construct
     ids: dict[str, str]  # logical ids: "<stack>/bucket", "<stack>/handler", "Encrypted/key", ...
-
-
-def _logical_id(construct: Any) -> str:
-    stack = cdk.Stack.of(construct)
-    element = construct if isinstance(construct, cdk.CfnElement) else construct.node.default_child
-    return str(stack.resolve(stack.get_logical_id(element)))
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +74,7 @@ def synth(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesi
     plain = LineageArtifacts(
         defaults, "Artifacts", artifacts_dir=artifacts, removal_policy=cdk.RemovalPolicy.DESTROY
     )
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    try:
-        app.synth()
-        error = None
-    except RuntimeError as err:  # jsii's form of CDK's ValidationFailed; the report says why
-        error = str(err)
+    error = synth_with_nag(app)
     # Read back from the assembly (written even when validation fails): a finding fails the nag test only.
     stacks = {"Encrypted": encrypted, "Defaults": defaults}
     return Synthesized(
@@ -94,29 +84,17 @@ def synth(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesi
         error=error,
         artifacts={"Encrypted": with_key, "Defaults": plain},
         ids={
-            "Encrypted/bucket": _logical_id(with_key.bucket),
-            "Encrypted/key": _logical_id(key),
-            "Encrypted/logs": _logical_id(logs),
-            "Encrypted/reader": _logical_id(reader),
-            "Defaults/bucket": _logical_id(plain.bucket),
+            "Encrypted/bucket": logical_id(with_key.bucket),
+            "Encrypted/key": logical_id(key),
+            "Encrypted/logs": logical_id(logs),
+            "Encrypted/reader": logical_id(reader),
+            "Defaults/bucket": logical_id(plain.bucket),
         },
     )
 
 
 def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
-
-
-def render(value: Any, refs: dict[str, str]) -> Any:
-    """A CloudFormation value as text: Fn::Join joined, each Ref of ``refs`` replaced by its name."""
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(str(render(part, refs)) for part in parts)
-    if isinstance(value, dict) and "Ref" in value:
-        return refs.get(value["Ref"], f"<{value['Ref']}>")
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return "<{}.{}>".format(*value["Fn::GetAtt"])
-    return value
 
 
 def manifest(artifacts: Path, name: str) -> dict[str, Any]:

@@ -12,9 +12,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import Validations
 from aws_cdk import aws_kms as kms
-from cdk_nag import AwsSolutionsChecks
 
 import lineage_lib as lineage
 from infra.artifacts import EXAMPLE_DIR, EXAMPLE_OUTPUT_PREFIX, LineageArtifacts
@@ -30,6 +28,7 @@ from lineage_lib import env
 from lineage_lib.context import detect
 from lineage_lib.testing import capture
 from shipping.build import GLUE_DIR, MANIFEST_SUFFIX, S3_PREFIX
+from tests.infra.support import logical_id, render, synth_with_nag
 
 pytestmark = pytest.mark.slow  # builds the artifacts and synthesizes with jsii
 
@@ -46,12 +45,6 @@ class Synthesized:
     ids: dict[str, str]  # logical ids
 
 
-def _logical_id(construct: Any) -> str:
-    stack = cdk.Stack.of(construct)
-    element = construct if isinstance(construct, cdk.CfnElement) else construct.node.default_child
-    return str(stack.resolve(stack.get_logical_id(element)))
-
-
 @pytest.fixture(scope="module")
 def synth(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The example on an artifacts bucket encrypted with a KMS key, synthesized once with cdk-nag on."""
@@ -61,12 +54,7 @@ def synth(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesi
     key = kms.Key(stack, "ArtifactsKey", enable_key_rotation=True)
     artifacts_construct = LineageArtifacts(stack, "Artifacts", artifacts_dir=artifacts, encryption_key=key)
     example = OrdersExample(stack, "Example", artifacts=artifacts_construct)
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    try:
-        app.synth()
-        error = None
-    except RuntimeError as err:  # jsii's form of CDK's ValidationFailed; the report says why
-        error = str(err)
+    error = synth_with_nag(app)
     return Synthesized(
         template=json.loads((outdir / stack.template_file).read_text()),
         report=json.loads((outdir / "validation-report.json").read_text()),
@@ -74,28 +62,16 @@ def synth(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesi
         example=example,
         artifacts=artifacts_construct,
         ids={
-            "bucket": _logical_id(artifacts_construct.bucket),
-            "artifacts_key": _logical_id(key),
-            "key": _logical_id(example.key),
-            "role": _logical_id(example.role),
-            "job": _logical_id(example.job),
-            "state_machine": _logical_id(example.state_machine),
-            "output_logs": _logical_id(example.output_log_group),
-            "state_machine_logs": _logical_id(example.state_machine_log_group),
+            "bucket": logical_id(artifacts_construct.bucket),
+            "artifacts_key": logical_id(key),
+            "key": logical_id(example.key),
+            "role": logical_id(example.role),
+            "job": logical_id(example.job),
+            "state_machine": logical_id(example.state_machine),
+            "output_logs": logical_id(example.output_log_group),
+            "state_machine_logs": logical_id(example.state_machine_log_group),
         },
     )
-
-
-def render(value: Any, refs: dict[str, str]) -> Any:
-    """A CloudFormation value as text: Fn::Join joined, Refs of ``refs`` by name, others as ``<id>``."""
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(str(render(part, refs)) for part in parts)
-    if isinstance(value, dict) and "Ref" in value:
-        return refs.get(value["Ref"], f"<{value['Ref']}>")
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return "<{}.{}>".format(*value["Fn::GetAtt"])
-    return value
 
 
 def resources(synth: Synthesized, kind: str) -> dict[str, dict[str, Any]]:
@@ -327,7 +303,7 @@ def test_the_job_role_writes_to_its_own_log_groups_only(synth: Synthesized) -> N
     ]
     groups = {render(r, {synth.ids["role"]: "ROLE"}) for r in as_list(logs["Resource"])}
     assert {g for g in groups if g.startswith("<")} == {
-        f"<{_logical_id(g)}.Arn>" for g in synth.example.glue_log_groups
+        f"<{logical_id(g)}.Arn>" for g in synth.example.glue_log_groups
     }
     (security,) = resources(synth, "AWS::Glue::SecurityConfiguration").values()
     configuration = security["Properties"]["Name"]

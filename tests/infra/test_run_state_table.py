@@ -10,8 +10,6 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import Validations
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
@@ -19,6 +17,7 @@ from cdk_nag import AwsSolutionsChecks
 from infra.run_state_table import RunStateTable
 from lineage_cli.local_plane import run_state_table_spec
 from lineage_lib.plane import RunStateTable as Layout
+from tests.infra.support import lambda_role, logical_id, synth_with_nag
 
 pytestmark = pytest.mark.slow  # synthesizes with jsii
 
@@ -34,15 +33,6 @@ class Synthesized:
     reader: str
 
 
-def _logical_id(construct: Any) -> str:
-    stack = cdk.Stack.of(construct)
-    return str(stack.resolve(stack.get_logical_id(construct.node.default_child)))
-
-
-def _role(stack: cdk.Stack, name: str) -> iam.Role:
-    return iam.Role(stack, name, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-
-
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The construct with its defaults, the validator's role and a reader, synthesized once with cdk-nag."""
@@ -51,24 +41,19 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     stack = cdk.Stack(app, "RunStateTest")
     key = kms.Key(stack, "Key", enable_key_rotation=True)
     run_state = RunStateTable(stack, "RunState", encryption_key=key)
-    validator, reader = _role(stack, "Validator"), _role(stack, "Reader")
+    validator, reader = lambda_role(stack, "Validator"), lambda_role(stack, "Reader")
     run_state.grant_apply(validator)
     run_state.grant_read(reader)
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    try:
-        app.synth()
-        error = None
-    except RuntimeError as err:  # jsii's form of CDK's ValidationFailed; the report says why
-        error = str(err)
+    error = synth_with_nag(app)
     template = Template.from_json(json.loads((outdir / stack.template_file).read_text()))
     return Synthesized(
         template=template,
         report=json.loads((outdir / "validation-report.json").read_text()),
         error=error,
-        table=_logical_id(run_state.table),
-        key=_logical_id(key),
-        validator=_logical_id(validator),
-        reader=_logical_id(reader),
+        table=logical_id(run_state.table),
+        key=logical_id(key),
+        validator=logical_id(validator),
+        reader=logical_id(reader),
     )
 
 
