@@ -405,14 +405,15 @@ def commit() -> str:
     return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
-def machine() -> dict[str, Any]:
+def machine(found_versions: dict[str, str] | None = None) -> dict[str, Any]:
+    """Where and with what a figure was measured (another bench passes the versions it cares about)."""
     return {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit(),
         "platform": platform.platform(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "cpu_count": os.cpu_count(),
-        "versions": versions(),
+        "versions": versions() if found_versions is None else found_versions,
     }
 
 

@@ -37,8 +37,6 @@ import argparse
 import datetime
 import functools
 import json
-import os
-import platform
 import random
 import resource
 import statistics
@@ -838,16 +836,9 @@ def versions() -> dict[str, str]:
 
 
 def machine() -> dict[str, Any]:
-    from bench.emit_bench import commit  # here, not at the top: the memory child must not import it
+    from bench.emit_bench import machine as where  # here, not at the top: the memory child must not import it
 
-    return {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": commit(),
-        "platform": platform.platform(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "cpu_count": os.cpu_count(),
-        "versions": versions(),
-    }
+    return where(versions())
 
 
 def batch_summary(figures: Figures) -> dict[str, Any]:
