@@ -33,7 +33,7 @@ from lambdas.validator import handler
 from lineage_cli.local_plane import LOCAL_REGION, LambdaContext, provision, subscription_payload
 from lineage_lib import contract
 from lineage_lib.contract import Field
-from lineage_lib.plane import RunStateTable
+from lineage_lib.plane import Ingest, QuarantineCode, RunStateTable
 from lineage_lib.sinks.cloudwatch import epoch_millis
 from lineage_lib.testing import Captured, capture
 from tests.conftest import REPO, SCHEMAS
@@ -351,3 +351,51 @@ def state_of_progress(progress: Progress) -> dict[str, Any]:
         "inputs": sorted(progress.inputs),
         "outputs": sorted(progress.outputs),
     }
+
+
+MIXED: Final = "mixed-shapes.json"  # tests/events/validator/: every message shape, good and bad
+
+
+def mixed_with_oversize() -> dict[str, Any]:
+    data = load_data(MIXED)
+    last = data["logEvents"][-1]["timestamp"]
+    data["logEvents"].append({"id": new_log_event_id(), "timestamp": last + 1, "message": oversize_message()})
+    return data
+
+
+def by_log_event_id(objects: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every archived or quarantined line by its CloudWatch log event id: (object key, line)."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for key, lines in objects.items():
+        for line in lines:
+            log_event_id = line[Ingest.KEY][Ingest.LOG_EVENT_ID]
+            assert log_event_id not in found, (
+                f"log event {log_event_id} is in {found[log_event_id][0]} and {key}"
+            )
+            found[log_event_id] = (key, line)
+    return found
+
+
+ARCHIVED, QUARANTINED, IGNORED = "archived", "quarantined", "ignored"
+# What becomes of each log event of mixed-shapes.json, in its order: (outcome, quarantine code).
+MIXED_OUTCOMES: tuple[tuple[str, str | None], ...] = (
+    (ARCHIVED, None),  # bare RUN_COMPLETE of "orders backfill", event date 2026-11-20
+    (IGNORED, None),  # Lambda's START line
+    (ARCHIVED, None),  # bare RUN_START of a Glue job started by Step Functions
+    (ARCHIVED, None),  # Lambda text format: [INFO]\t<time>\t<request id>\t{...}
+    (ARCHIVED, None),  # Lambda JSON format, the event as the message string
+    (QUARANTINED, QuarantineCode.SCHEMA_VIOLATION),  # "attempt": "1"
+    (QUARANTINED, QuarantineCode.SCHEMA_VIOLATION),  # "records": "120000", Lambda text format
+    (QUARANTINED, QuarantineCode.UNKNOWN_SCHEMA_VERSION),  # "schema_version": "2.0"
+    (ARCHIVED, None),  # after a Spark driver's log4j prefix
+    (ARCHIVED, None),  # Powertools JSON record, the event as the message object
+    (IGNORED, None),  # a Glue driver log line
+    (IGNORED, None),  # a Lambda JSON record that is not lineage
+    (IGNORED, None),  # a Lambda platform record
+    (QUARANTINED, QuarantineCode.INVALID_JSON),  # truncated after 300 characters
+    (QUARANTINED, QuarantineCode.MISSING_SCHEMA_VERSION),  # RUN_FAIL without schema_version
+    (ARCHIVED, None),  # bare STEP_COMPLETE of an EMR step
+    (IGNORED, None),  # Lambda's END line
+    (IGNORED, None),  # Lambda's REPORT line
+)
+SCHEMA_PATHS = {5: "attempt", 6: "metrics.records"}
