@@ -13,6 +13,8 @@ from typing import Any, Final
 
 from constructs import Node
 
+from lineage_lib.plane import GLUE_OUTPUT_LOG_GROUP
+
 REPO = Path(__file__).resolve().parent.parent
 
 PREFIX: Final = "lineage:"
@@ -32,7 +34,6 @@ SUBSCRIBE_LOG_GROUPS: Final = "log-groups"
 SUBSCRIBE_ACCOUNT_POLICY: Final = "account-policy"
 OBJECT_LOCK_MODES: Final = ("GOVERNANCE", "COMPLIANCE")
 ARCHITECTURES: Final = ("arm64", "x86_64")
-GLUE_OUTPUT_LOG_GROUP: Final = "/aws-glue/jobs/output"  # where Glue writes a job's standard output
 
 # key: (default, meaning) - the README's configuration table says the same.
 KEYS: Final[dict[str, tuple[Any, str]]] = {

@@ -21,9 +21,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, TextIO
 
 from lineage_cli import local_plane
-from lineage_lib.plane import SOURCE_FILTER_PATTERN, Archive, Quarantine, RunStateTable, partitions_of
+from lineage_lib.plane import (
+    GLUE_OUTPUT_LOG_GROUP,
+    SOURCE_FILTER_PATTERN,
+    Archive,
+    Quarantine,
+    RunStateTable,
+    partitions_of,
+)
 
-LOG_GROUP: Final = "/aws-glue/jobs/output"  # where Glue writes a job's standard output
+LOG_GROUP: Final = GLUE_OUTPUT_LOG_GROUP
 BUCKET: Final = "lineage-archive-local"
 TABLE: Final = "lineage-runs-local"
 OLD_PRODUCER_STREAM: Final = "legacy-exporter"

@@ -19,10 +19,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from lineage_lib.plane import SOURCE_FILTER_PATTERN, FunctionEnv, RunStateTable
+from lineage_lib.plane import SOURCE_FILTER_PATTERN, FunctionEnv, RunStateTable, SubscriptionMessage
 
-DATA_MESSAGE: Final = "DATA_MESSAGE"
-CONTROL_MESSAGE: Final = "CONTROL_MESSAGE"
 LOCAL_ACCOUNT: Final = "123456789012"  # moto's default account
 LOCAL_REGION: Final = "eu-west-1"
 # CloudWatch Logs delivers a stream's events in batches; 10,000 is the most one PutLogEvents carries.
@@ -36,7 +34,7 @@ def subscription_payload(
     log_stream: str,
     owner: str = LOCAL_ACCOUNT,
     filter_name: str = "lineage-validator",
-    message_type: str = DATA_MESSAGE,
+    message_type: str = SubscriptionMessage.DATA,
 ) -> dict[str, Any]:
     """The event a Lambda function receives from a CloudWatch Logs subscription filter.
 
@@ -62,7 +60,7 @@ def control_message_payload(log_group: str, owner: str = LOCAL_ACCOUNT) -> dict[
     """The message CloudWatch Logs sends when a subscription filter is created."""
     event = {"id": "", "timestamp": 0, "message": "CWL CONTROL MESSAGE: Checking health of destination"}
     return subscription_payload(
-        [event], log_group=log_group, log_stream="", owner=owner, message_type=CONTROL_MESSAGE
+        [event], log_group=log_group, log_stream="", owner=owner, message_type=SubscriptionMessage.CONTROL
     )
 
 

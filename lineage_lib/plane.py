@@ -22,6 +22,15 @@ SOURCE_FILTER_PATTERN: Final = f'"{Field.SCHEMA_VERSION}"'
 # On the plane's own lineage log group (lineage_lib's cloudwatch sink) every line is meant to be
 # lineage: deliver all of them, so that an event without a schema version is quarantined, not unseen.
 LINEAGE_GROUP_FILTER_PATTERN: Final = ""
+# Where Glue writes a job's standard output (the plane subscribes to it by default).
+GLUE_OUTPUT_LOG_GROUP: Final = "/aws-glue/jobs/output"
+
+
+class SubscriptionMessage:
+    """``messageType`` of a CloudWatch Logs subscription payload."""
+
+    DATA: Final = "DATA_MESSAGE"
+    CONTROL: Final = "CONTROL_MESSAGE"  # sent when a filter is created, to check the destination
 
 
 # --- Archive (S3) ---------------------------------------------------------------------------------
@@ -174,6 +183,7 @@ class RunStateTable:
     KIND_ATTEMPT: Final = "attempt"
     KIND_STEP: Final = "step"
     KIND_EVENT: Final = "event"
+    MARKER_ATTEMPT: Final = "attempt_key"  # on a marker: the attempt item its event was applied to
     # Sparse index of running attempts, ordered by their last event: "what is running now, and what
     # has been silent for an hour?" is one Query. Present only while an attempt's status is RUNNING.
     ACTIVE_INDEX: Final = "active-runs"
@@ -263,3 +273,4 @@ class FunctionEnv:
     RUN_STATE_TABLE: Final = "RUN_STATE_TABLE"
     DEDUP_TTL_DAYS: Final = "DEDUP_TTL_DAYS"  # how long an event id is remembered (default 35 days)
     AWS_REGION: Final = "AWS_REGION"  # set by Lambda itself
+    AWS_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"  # the fallback, outside Lambda

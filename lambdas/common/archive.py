@@ -65,6 +65,7 @@ class ArchiveWriter:
                         Key=obj.key,
                         Body=body,
                         IfNoneMatch="*",
+                        ChecksumAlgorithm="CRC32",  # Object Lock buckets refuse a put without one
                         ContentType=CONTENT_TYPE,
                     )
                 except ClientError as err:

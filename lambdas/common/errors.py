@@ -32,6 +32,18 @@ class ArchiveWriteError(PlaneError):
         )
 
 
+class RunStateWriteError(PlaneError):
+    """DynamoDB refused a run-state transaction for a reason a retry will not change."""
+
+    def __init__(self, reasons: list[str], items: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__(
+            f"DynamoDB refused the run-state transaction ({', '.join(reasons)}) for items "
+            f"{', '.join(items[:5])}; the batch stays archived and will be retried, then kept in the "
+            "dead-letter queue: check the table's limits and the items named"
+        )
+
+
 class RunStateConflictError(PlaneError):
     """Run-state transactions kept conflicting with other writers; the invocation is retried."""
 

@@ -17,9 +17,11 @@ from lineage_lib.contract import EventType, Field
 from lineage_lib.plane import RunStatus, attempt_sk, run_pk, sortable_time, step_sk
 
 # At most this many dataset ids are kept per item and direction (the smallest ones, so that the
-# choice does not depend on arrival order); the archive keeps every one. Keeps items far below
-# DynamoDB's 400 KB item limit.
+# choice does not depend on arrival order), and only ids of at most MAX_DATASET_ID_BYTES (a stateless
+# rule, so order-free too); the archive keeps every one. Together they hold an item far below
+# DynamoDB's 400 KB limit: 2 x 200 x 256 bytes of ids, at worst.
 MAX_DATASETS_PER_ITEM: Final = 200
+MAX_DATASET_ID_BYTES: Final = 256
 # Error stacks are cut to this many characters in the run state; the archive keeps them whole.
 MAX_STACK_CHARS: Final = 4_000
 
@@ -89,7 +91,11 @@ def state_view(event: Mapping[str, Any]) -> dict[str, Any]:
     Column lineage and schemas, most of an event's size, stay in the archive; a batch of 10,000 events
     holds half the memory it would with whole events.
     """
-    view = {name: _integral(event[name]) for name in _STATE_FIELDS if name in event}
+    view = {name: event[name] for name in _STATE_FIELDS if name in event}
+    # JSON Schema counts 1.0 as an integer; the schema's integer fields that reach the state:
+    view[Field.ATTEMPT] = _integral(view[Field.ATTEMPT])
+    if Field.ERROR in view:
+        view[Field.ERROR] = _integral(view[Field.ERROR])
     for side in (Field.SOURCE, Field.TARGET):
         dataset = event.get(side)
         if dataset is not None:
@@ -206,7 +212,10 @@ def _state_error(error: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _add_capped(datasets: set[str], dataset_id: str) -> None:
-    if dataset_id in datasets:
+    if (
+        dataset_id in datasets
+        or len(dataset_id.encode("utf-8", errors="surrogatepass")) > MAX_DATASET_ID_BYTES
+    ):
         return
     datasets.add(dataset_id)
     if len(datasets) > MAX_DATASETS_PER_ITEM:

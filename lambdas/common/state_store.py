@@ -24,10 +24,10 @@ from typing import Any, Final
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from lambdas.common.errors import RunStateConflictError
+from lambdas.common.errors import RunStateConflictError, RunStateWriteError
 from lambdas.common.run_state import ItemKey, Progress, apply_event, keys_of, new_progress
 from lineage_lib.contract import Field
-from lineage_lib.plane import EVENT_MARKER_SK, RunStateTable, event_marker_pk, sortable_time
+from lineage_lib.plane import EVENT_MARKER_SK, RunStateTable, RunStatus, event_marker_pk, sortable_time
 
 T = RunStateTable
 MAX_TRANSACTION_ITEMS: Final = 100
@@ -155,9 +155,12 @@ class RunStateStore:
                 stale = [k for k, c in zip(updated, item_reasons, strict=False) if c == _CONDITION_FAILED]
                 result.duplicates += len(repeated)
                 pending = [e for i, e in enumerate(pending) if i not in repeated]
+                refused = {c for c in reasons if c not in _PASSED and c != _CONDITION_FAILED} - _TRANSIENT
+                if refused:  # not a race to retry: say what DynamoDB refused, and on what
+                    raise RunStateWriteError(sorted(refused), [f"{k.pk}/{k.sk}" for k in updated]) from err
                 if stale:
                     stored.update(self._load(set(stale), result))
-                if not repeated and not stale:  # a conflicting transaction in flight: back off
+                if not repeated and not stale:  # a conflicting transaction or throttling: back off
                     self._sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
                 continue
             result.requests += 1
@@ -177,7 +180,7 @@ class RunStateStore:
                     T.PK: {"S": event_marker_pk(event[Field.EVENT_ID])},
                     T.SK: {"S": EVENT_MARKER_SK},
                     T.KIND: {"S": T.KIND_EVENT},
-                    "run": {"S": f"{attempt_key.pk}/{attempt_key.sk}"},
+                    T.MARKER_ATTEMPT: {"S": f"{attempt_key.pk}/{attempt_key.sk}"},
                     T.TTL: {"N": str(expires)},
                 },
                 "ConditionExpression": "attribute_not_exists(#pk)",
@@ -190,6 +193,9 @@ class RunStateStore:
         if item.version is None:
             put["ConditionExpression"] = "attribute_not_exists(#pk)"
             put["ExpressionAttributeNames"] = {"#pk": T.PK}
+        elif item.version == 0:  # created by a writer that keeps no version: still unchanged?
+            put["ConditionExpression"] = "attribute_exists(#pk) AND attribute_not_exists(#v)"
+            put["ExpressionAttributeNames"] = {"#pk": T.PK, "#v": T.VERSION}
         else:
             put["ConditionExpression"] = "#v = :v"
             put["ExpressionAttributeNames"] = {"#v": T.VERSION}
@@ -198,6 +204,14 @@ class RunStateStore:
 
 
 _CONDITION_FAILED: Final = "ConditionalCheckFailed"
+_PASSED: Final = frozenset({"None", ""})
+# Cancellation reasons that go away on their own: another transaction on the item, throttling.
+_TRANSIENT: Final = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+)
+# Item puts per transaction: run_state caps what grows in an item (at worst about 200 KB of dataset
+# ids, error and context), so that 16 of them stay under a transaction's 4 MB.
+MAX_ITEMS_PER_TRANSACTION: Final = 16
 
 
 def _order(event: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -217,7 +231,9 @@ def _chunks(events: Sequence[Mapping[str, Any]]) -> Iterable[list[Mapping[str, A
     for event in events:
         step = event.get(Field.STEP)
         grows = 1 + (1 if step is not None and step not in steps else 0)
-        if chunk and len(chunk) + 1 + len(steps) + grows > MAX_TRANSACTION_ITEMS:
+        new_step = grows - 1
+        too_many = len(chunk) + 1 + len(steps) + grows > MAX_TRANSACTION_ITEMS
+        if chunk and (too_many or 1 + len(steps) + new_step > MAX_ITEMS_PER_TRANSACTION):
             yield chunk
             chunk, steps = [], set()
         chunk.append(event)
@@ -300,7 +316,7 @@ def _from_item(raw: Mapping[str, Any]) -> Stored:
         run_id=values[T.RUN_ID],
         attempt=values[T.ATTEMPT],
         step=values.get(T.STEP),
-        status=values[T.STATUS],
+        status=values.get(T.STATUS, RunStatus.RUNNING),
         status_event=(status_time, status_id) if status_time and status_id else None,
         error=values.get(T.ERROR),
         started_at=values.get(T.STARTED_AT),
@@ -315,7 +331,7 @@ def _from_item(raw: Mapping[str, Any]) -> Stored:
         context=dict(values.get(T.CONTEXT, {})),
     )
     extra = {name: value for name, value in raw.items() if name not in _MANAGED}
-    return Stored(progress, values[T.VERSION], extra)
+    return Stored(progress, values.get(T.VERSION, 0), extra)
 
 
 def _plain(value: Any) -> Any:

@@ -58,7 +58,7 @@ def _find(text: str, *, unwrap: bool) -> Found | None:  # noqa: PLR0911 - one re
     candidate = text[start:] if start else text
     try:
         parsed, end = _decode(candidate)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:  # RecursionError: nested deeper than the parser goes
         if any(marker in candidate for marker in _MARKERS):
             return Found(candidate, None, str(err))
         return None

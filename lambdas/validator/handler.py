@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, Final
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -21,9 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lambdas.validator.ingest import Delivery, LogEvent
 from lambdas.validator.service import Report, Validator
 from lambdas.validator.settings import Settings
-from lineage_lib.plane import Archive, ValidatorMetrics
-
-CONTROL_MESSAGE: Final = "CONTROL_MESSAGE"  # CloudWatch Logs' check that the destination is reachable
+from lineage_lib.plane import Archive, SubscriptionMessage, ValidatorMetrics
 
 logger = Logger()
 metrics = Metrics(namespace=ValidatorMetrics.NAMESPACE)
@@ -52,7 +50,7 @@ def delivery_of(data: CloudWatchLogsDecodedData) -> Delivery:
 @event_source(data_class=CloudWatchLogsEvent)
 def handler(event: CloudWatchLogsEvent, context: LambdaContext) -> dict[str, int]:
     data = event.parse_logs_data()
-    if data.message_type == CONTROL_MESSAGE:
+    if data.message_type == SubscriptionMessage.CONTROL:
         logger.info("control message acknowledged", extra={"log_group": data.log_group})
         return {"received": 0}
     report = validator().process(delivery_of(data))

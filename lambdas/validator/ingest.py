@@ -176,13 +176,13 @@ def _refusal(
                 "plane's newer version, then replay the quarantine",
             )
         validator = validators[version] = contract.compiled_validator(version)
-    size = len(found.text)
-    if size * 4 > contract.MAX_EVENT_BYTES and len(found.text.encode()) > contract.MAX_EVENT_BYTES:
-        return _reason(
-            QuarantineCode.OVERSIZE,
-            f"the event is {len(found.text.encode())} bytes, over the contract's "
-            f"{contract.MAX_EVENT_BYTES}-byte limit",
-        )
+    if len(found.text) * 4 > contract.MAX_EVENT_BYTES:  # 4 bytes per character at most
+        size = len(found.text.encode("utf-8", errors="backslashreplace"))  # as the archive writes it
+        if size > contract.MAX_EVENT_BYTES:
+            return _reason(
+                QuarantineCode.OVERSIZE,
+                f"the event is {size} bytes, over the contract's {contract.MAX_EVENT_BYTES}-byte limit",
+            )
     try:
         validator(event)
     except SchemaViolation as violation:

@@ -10,7 +10,6 @@ from lambdas.common.errors import SettingsError
 from lineage_lib.plane import FunctionEnv
 
 DEFAULT_DEDUP_TTL_DAYS: Final = 35
-_FALLBACK_REGION: Final = "AWS_DEFAULT_REGION"
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class Settings:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
         """Settings from the environment; SettingsError names the first variable missing or wrong."""
-        region = environ.get(FunctionEnv.AWS_REGION) or environ.get(_FALLBACK_REGION)
+        region = environ.get(FunctionEnv.AWS_REGION) or environ.get(FunctionEnv.AWS_DEFAULT_REGION)
         if not region:
             raise SettingsError(FunctionEnv.AWS_REGION, "is not set (Lambda sets it; export it locally)")
         ttl_text = environ.get(FunctionEnv.DEDUP_TTL_DAYS, str(DEFAULT_DEDUP_TTL_DAYS))

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 from moto import mock_aws
 
 from lineage_cli import local_plane
-from lineage_lib.plane import SOURCE_FILTER_PATTERN, RunStateTable
+from lineage_lib.plane import SOURCE_FILTER_PATTERN, RunStateTable, SubscriptionMessage
 
 GROUP = "/aws-glue/jobs/output"
 
@@ -57,7 +57,7 @@ def test_the_payload_is_what_cloudwatch_logs_sends_and_powertools_decodes_it() -
 
 def test_a_control_message_has_the_control_type() -> None:
     payload = local_plane.control_message_payload(GROUP)
-    assert CloudWatchLogsEvent(payload).parse_logs_data().message_type == local_plane.CONTROL_MESSAGE
+    assert CloudWatchLogsEvent(payload).parse_logs_data().message_type == SubscriptionMessage.CONTROL
 
 
 def test_deliver_sends_only_what_the_filter_pattern_selects_one_batch_per_stream(logs: Any) -> None:

@@ -18,6 +18,7 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 import lineage_lib as lineage
+from lambdas.common.errors import RunStateWriteError
 from lambdas.common.run_state import fold
 from lambdas.common.state_store import ApplyResult, RunStateStore
 from lineage_cli.local_plane import LOCAL_REGION, run_state_table_spec
@@ -141,7 +142,8 @@ def test_a_run_of_over_a_hundred_events_commits_in_a_few_transactions_of_at_most
     result = store_on(dynamodb).apply(events)
 
     assert (result.applied, result.duplicates) == (122, 0)
-    assert 1 < len(transactions) <= 3
+    # at most MAX_ITEMS_PER_TRANSACTION item puts per transaction: 31 items need a few
+    assert 1 < len(transactions) <= 4
     assert max(transactions) <= 100
     step_writes = sum(transactions) - 122 - len(transactions)  # beside markers and the attempt item
     assert step_writes >= 30  # a step whose events two transactions share is written by both
@@ -203,15 +205,15 @@ def test_every_applied_event_leaves_a_marker_that_expires(dynamodb: Any) -> None
         event = by_id[pk.removeprefix("EVENT#")]
         assert marker[T.TTL] == int(NOW) + TTL_SECONDS
         assert (
-            marker["run"]
+            marker[RunStateTable.MARKER_ATTEMPT]
             == f"{run_pk(event[Field.PIPELINE_ID], event[Field.RUN_ID])}/{attempt_sk(event[Field.ATTEMPT])}"
         )
     assert all(T.TTL not in item for item in run_items(dynamodb).values())
 
 
-def transaction_conflicts(client: Any, times: int) -> None:
+def transaction_conflicts(client: Any, times: int, reason: str = "TransactionConflict") -> None:
     """Cancel the first ``times`` TransactWriteItems as DynamoDB does when another transaction holds
-    one of the items (every reason ``TransactionConflict``)."""
+    one of the items (every reason ``TransactionConflict``), or for another ``reason``."""
     calls = itertools.count()
 
     def hook(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
@@ -220,7 +222,7 @@ def transaction_conflicts(client: Any, times: int) -> None:
         count = len(json.loads(params["body"])["TransactItems"])  # the serialised request
         return AWSResponse("https://injected", 400, {}, None), {
             "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
-            "CancellationReasons": [{"Code": "TransactionConflict"}] * count,
+            "CancellationReasons": [{"Code": reason}] * count,
             "ResponseMetadata": {"HTTPStatusCode": 400},
         }
 
@@ -247,3 +249,38 @@ def test_a_redelivered_batch_found_applied_on_the_last_try_is_not_a_conflict(dyn
     result = store_on(dynamodb).apply(events)
 
     assert (result.applied, result.duplicates) == (0, len(events))
+
+
+def test_a_refusal_that_a_retry_cannot_change_fails_at_once_naming_the_reason(dynamodb: Any) -> None:
+    transaction_conflicts(dynamodb, times=1, reason="ValidationError")
+    store = store_on(dynamodb)
+
+    with pytest.raises(RunStateWriteError, match="ValidationError") as refused:
+        store.apply(retried_run_events())
+    assert refused.value.reasons == ["ValidationError"]
+
+
+def test_an_item_another_writer_created_without_a_version_is_taken_over(dynamodb: Any) -> None:
+    events = retried_run_events()
+    first = events[0]
+    key = {
+        RunStateTable.PK: {"S": run_pk(first["pipeline_id"], first["run_id"])},
+        RunStateTable.SK: {"S": attempt_sk(first["attempt"])},
+    }
+    dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            **key,
+            RunStateTable.PIPELINE_ID: {"S": first["pipeline_id"]},
+            RunStateTable.RUN_ID: {"S": first["run_id"]},
+            RunStateTable.ATTEMPT: {"N": str(first["attempt"])},
+            "observed_by": {"S": "glue-bridge"},
+        },
+    )
+
+    result = store_on(dynamodb).apply(events)
+
+    assert result.applied == len(events)
+    item = dynamodb.get_item(TableName=TABLE, Key=key)["Item"]
+    assert item["observed_by"] == {"S": "glue-bridge"}
+    assert item[RunStateTable.VERSION] == {"N": "1"}

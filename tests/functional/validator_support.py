@@ -33,7 +33,7 @@ from lambdas.validator import handler
 from lineage_cli.local_plane import LOCAL_REGION, LambdaContext, provision, subscription_payload
 from lineage_lib import contract
 from lineage_lib.contract import Field
-from lineage_lib.plane import Ingest, QuarantineCode, RunStateTable
+from lineage_lib.plane import GLUE_OUTPUT_LOG_GROUP, Ingest, QuarantineCode, RunStateTable
 from lineage_lib.sinks.cloudwatch import epoch_millis
 from lineage_lib.testing import Captured, capture
 from tests.conftest import REPO, SCHEMAS
@@ -42,7 +42,7 @@ T = RunStateTable
 EVENTS_DIR: Final = REPO / "tests" / "events" / "validator"
 BUCKET: Final = "lineage-archive-123456789012-eu-west-1"
 TABLE: Final = "lineage-run-state"
-GLUE_OUTPUT: Final = "/aws-glue/jobs/output"  # where a Glue job's print() lines go
+GLUE_OUTPUT: Final = GLUE_OUTPUT_LOG_GROUP  # where a Glue job's print() lines go
 
 RAW = lineage.glue_table("raw_db", "orders_raw")
 CURRENCIES = lineage.s3("s3://acme-ref/currencies/")

@@ -499,3 +499,18 @@ def test_only_the_first_violations_of_a_batch_pay_for_the_reference_validators_r
     reasons = [line["reason"] for line in quarantined_lines(outcome)]
     # Past the budget the compiled validator's report still names the field and the rule.
     assert {(r["path"], r["rule"]) for r in reasons} == {("attempt", "type")}
+
+
+def test_a_line_nested_deeper_than_the_parser_goes_is_quarantined_not_a_crash() -> None:
+    deep = '{"schema_version":"1.0","tags":' + "[" * 5000 + "]" * 5000 + "}"
+    outcome = run_ingest(delivery([deep]))
+    assert (outcome.counts.quarantined, outcome.reasons["invalid_json"]) == (1, 1)
+
+
+def test_a_long_line_with_a_lone_surrogate_is_measured_as_the_archive_writes_it() -> None:
+    event = example("write-seed-column-lineage-rename", 1)
+    event["error"] = {"type": "X", "message": "\ud800" + "x" * 70_000}  # wrong for a WRITE: refused
+    outcome = run_ingest(delivery([json.dumps(event, ensure_ascii=False)]))
+    assert outcome.counts.quarantined == 1
+    for obj in outcome.objects:
+        assert gzip.decompress(obj.body())  # the whole batch still writes

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import lineage_lib as lineage
 from lambdas.common.run_state import (
+    MAX_DATASET_ID_BYTES,
     MAX_DATASETS_PER_ITEM,
     MAX_STACK_CHARS,
     ItemKey,
@@ -390,3 +391,13 @@ def test_first_and_last_times_are_chronological_across_fractional_precisions() -
     item = attempt_of(fold(events))
     assert item.first_event_time == "2026-11-21T03:12:01Z"
     assert item.last_event_time == "2026-11-21T03:12:01.5001Z"
+
+
+def test_a_dataset_id_too_long_for_the_state_is_counted_but_not_listed() -> None:
+    long_id = "s3://acme-raw/" + "é" * MAX_DATASET_ID_BYTES  # 2 bytes a character in UTF-8
+    short_id = "s3://acme-raw/orders/"
+    events = [ev("READ", at(0), step="load", source=long_id), ev("READ", at(1), step="load", source=short_id)]
+    for order in (events, events[::-1]):
+        (attempt,) = [p for p in fold(order).values() if p.step is None]
+        assert attempt.reads == 2
+        assert attempt.inputs == {short_id}
