@@ -55,7 +55,7 @@ synth-cli: artifacts node_modules/.installed
 
 # Into the account and region of your AWS credentials: `make bootstrap` once, then `make deploy`.
 # Context overrides: make deploy CDK_ARGS="-c lineage:alarmEmail=you@example.com"
-bootstrap: node_modules/.installed
+bootstrap: artifacts node_modules/.installed
 	CDK_DISABLE_CLI_TELEMETRY=true npx --no-install cdk bootstrap --no-notices $(CDK_ARGS)
 
 deploy: artifacts node_modules/.installed

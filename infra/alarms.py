@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
@@ -41,9 +41,19 @@ class LineageAlarms(Construct):
         email: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        # CloudWatch alarms publish to an encrypted topic only if the key lets them.
-        encryption_key.grant(
-            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        # CloudWatch alarms publish to an encrypted topic only if the key lets them: this account's.
+        stack = Stack.of(self)
+        alarms_arn = f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+        encryption_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=["*"],  # in a key policy, "*" is the key itself
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": alarms_arn},
+                },
+            )
         )
         self.topic = sns.Topic(
             self, "Topic", display_name="lineage-plane alarms", master_key=encryption_key, enforce_ssl=True

@@ -118,10 +118,12 @@ class LineageIngestion(Construct):
             )
 
     def _account_policy(self, function: lambda_.IFunction) -> logs.CfnAccountPolicy:
+        stack = Stack.of(self)
         function.add_permission(
             "AccountSubscription",
             principal=iam.ServicePrincipal("logs.amazonaws.com"),
             source_account=Aws.ACCOUNT_ID,
+            source_arn=f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*",
         )
         own_groups = [self.validator.log_group.log_group_name, self.lineage_log_group.log_group_name]
         return logs.CfnAccountPolicy(
@@ -134,7 +136,6 @@ class LineageIngestion(Construct):
                 {
                     "DestinationArn": function.function_arn,
                     "FilterPattern": SOURCE_FILTER_PATTERN,
-                    "Distribution": "Random",
                 }
             ),
             # The validator's own log group must never feed the validator. (The lineage log group

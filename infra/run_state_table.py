@@ -23,15 +23,10 @@ INDEXES: Final = (
 )
 
 # What the validator calls: BatchGetItem (consistent reads of a batch's items) and TransactWriteItems.
-# A transaction is authorized item by item, through the actions of its parts: PutItem for a Put,
-# dynamodb:ConditionCheckItem for a ConditionCheck ("Using IAM with DynamoDB transactions", DynamoDB
-# Developer Guide); there is no IAM action named TransactWriteItems.
-_APPLY_ACTIONS: Final = (
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:PutItem",
-    "dynamodb:ConditionCheckItem",
-)
+# A transaction is authorized item by item, through the actions of its parts ("Using IAM with DynamoDB
+# transactions", DynamoDB Developer Guide): the store's transactions hold only Puts, so PutItem;
+# there is no IAM action named TransactWriteItems.
+_APPLY_ACTIONS: Final = ("dynamodb:BatchGetItem", "dynamodb:PutItem")
 _READ_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 # DynamoDB uses the table's key on the caller's behalf: reads need Decrypt, writes Encrypt as well
 # (and GenerateDataKey). Named one by one: no wildcard in a grant.
