@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from unittest import mock
 
@@ -60,12 +59,6 @@ from tests.functional.validator_support import (
 # An invocation that records no metric (a control message, one that raises) makes Powertools warn.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 T = RunStateTable
-
-
-@pytest.fixture
-def plane() -> Iterator[Plane]:
-    with local_plane() as plane:
-        yield plane
 
 
 def utc_today() -> str:

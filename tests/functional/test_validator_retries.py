@@ -6,7 +6,6 @@ import functools
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,12 +57,6 @@ from tests.functional.validator_support import (
 # An invocation that records no metric (a control message, one that raises) makes Powertools warn.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 T = RunStateTable
-
-
-@pytest.fixture
-def plane() -> Iterator[Plane]:
-    with local_plane() as plane:
-        yield plane
 
 
 def test_a_redelivered_batch_changes_nothing_and_counts_its_events_as_duplicates(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,7 +25,6 @@ from tests.functional.validator_support import (
     completed_glue_run,
     crashed_glue_run,
     glue_payload,
-    local_plane,
     log_events,
     retried_glue_run,
 )
@@ -34,12 +32,6 @@ from tests.functional.validator_support import (
 # An invocation that records no metric (a control message, one that raises) makes Powertools warn.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 T = RunStateTable
-
-
-@pytest.fixture
-def plane() -> Iterator[Plane]:
-    with local_plane() as plane:
-        yield plane
 
 
 def put_log_lines(plane: Plane, stream: str, lines: list[str]) -> None:
