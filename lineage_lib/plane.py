@@ -8,6 +8,7 @@ functions, standard library only: ``infra`` imports this module without importin
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Final
 from urllib.parse import quote, unquote
 
@@ -127,6 +128,16 @@ def sortable_time(timestamp: str) -> str:
     body = timestamp[:-1] if timestamp.endswith("Z") else timestamp
     head, _, fraction = body.partition(".")
     return f"{head}.{fraction.ljust(6, '0')}Z"
+
+
+def event_date_of(event_time: str) -> str:
+    """The ``event_date`` partition of a valid event: the UTC date of its event_time (always UTC, Z)."""
+    return event_time[: len("YYYY-MM-DD")]
+
+
+def log_date_of(millis: int) -> str:
+    """The ``log_date`` partition of a batch: the UTC date of a CloudWatch timestamp (epoch ms)."""
+    return datetime.fromtimestamp(millis / 1000, tz=timezone.utc).date().isoformat()
 
 
 def event_object_key(event_date: str, pipeline_id: str, batch_id: str) -> str:

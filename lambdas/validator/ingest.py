@@ -9,10 +9,11 @@ object appended (lineage_lib.plane.Ingest), so the event itself is kept byte for
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -27,12 +28,13 @@ from lineage_lib.plane import (
     Ingest,
     Quarantine,
     QuarantineCode,
+    event_date_of,
     event_object_key,
+    log_date_of,
     quarantine_object_key,
 )
 
 _dumps: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_DATE_LENGTH: Final = len("2026-11-21")
 # jsonschema's best_match costs ~0.8 ms per refused event: a batch of nothing but schema violations
 # would outlast the function's timeout. The first ones of a batch get its precise reason; the rest
 # get the compiled validator's own (also exact about path and rule, terser in wording).
@@ -56,6 +58,11 @@ class Delivery:
     log_group: str
     log_stream: str
     log_events: Sequence[LogEvent]
+
+    @functools.cached_property
+    def first_timestamp(self) -> int:
+        """CloudWatch's timestamp of the batch's first log event (0 for an empty batch)."""
+        return min((e.timestamp for e in self.log_events), default=0)
 
 
 @dataclass
@@ -86,8 +93,7 @@ def batch_id_of(delivery: Delivery) -> str:
     digest = hashlib.sha256(f"{delivery.owner}\n{delivery.log_group}\n{delivery.log_stream}".encode())
     for log_event in delivery.log_events:
         digest.update(b"\n" + log_event.id.encode())
-    first = min((e.timestamp for e in delivery.log_events), default=0)
-    return f"{first:013d}-{digest.hexdigest()[:24]}"
+    return f"{delivery.first_timestamp:013d}-{digest.hexdigest()[:24]}"
 
 
 def ingest(
@@ -117,28 +123,25 @@ def ingest(
     partitions: dict[tuple[str, str], ArchiveObject] = {}
     # The quarantine's date comes from the batch, not the clock: a retry after midnight builds the
     # same key, and its conditional write finds the object there.
-    first_logged = min((e.timestamp for e in delivery.log_events), default=0)
-    log_date = datetime.fromtimestamp(first_logged / 1000, tz=UTC).date().isoformat()
-    quarantine = ArchiveObject(quarantine_object_key(log_date, batch_id))
+    quarantine = ArchiveObject(quarantine_object_key(log_date_of(delivery.first_timestamp), batch_id))
     valid: list[dict[str, Any]] = []
     reasons: Counter[str] = Counter()
     ignored: list[str] = []
-    validators: dict[str, Callable[[Any], None]] = {}
-    explain_budget = [MAX_EXPLAINED_PER_BATCH]
+    refusal_of = _Refusals()
 
     for log_event in delivery.log_events:
         found = find_event(log_event.message)
         if found is None:
             ignored.append(log_event.id)
             continue
-        refusal = _refusal(found, validators, explain_budget)
+        refusal = refusal_of(found)
         if refusal is not None:
             reasons[refusal[Quarantine.CODE]] += 1
             quarantine.lines.append(_quarantine_line(found, log_event, refusal, ingest_fields))
             continue
         event = found.event
-        assert event is not None  # _refusal refuses an unparsed candidate
-        partition = (event[Field.EVENT_TIME][:_DATE_LENGTH], event[Field.PIPELINE_ID])
+        assert event is not None  # an unparsed candidate is refused
+        partition = (event_date_of(event[Field.EVENT_TIME]), event[Field.PIPELINE_ID])
         target = partitions.get(partition)
         if target is None:
             target = partitions[partition] = ArchiveObject(event_object_key(*partition, batch_id))
@@ -156,18 +159,22 @@ def ingest(
     return Outcome(batch_id, counts, objects, valid, reasons, ignored)
 
 
-def _refusal(
-    found: Found, validators: dict[str, Callable[[Any], None]], explain_budget: list[int]
-) -> dict[str, str] | None:
-    """Why a lineage candidate is refused (the ``reason`` of its quarantine line), or None if valid."""
-    event = found.event
-    if event is None:
-        return _reason(QuarantineCode.INVALID_JSON, f"not valid JSON (truncated?): {found.parse_error}")
-    version = event.get(Field.SCHEMA_VERSION)
-    if version is None:
-        return _reason(QuarantineCode.MISSING_SCHEMA_VERSION, "the event declares no schema_version")
-    validator = validators.get(version) if isinstance(version, str) else None
-    if validator is None:
+class _Refusals:
+    """Why a lineage candidate is refused (its quarantine ``reason``), or None when it is valid.
+
+    One per batch: it counts how many schema violations may still get jsonschema's wording.
+    """
+
+    def __init__(self) -> None:
+        self.explanations_left = MAX_EXPLAINED_PER_BATCH
+
+    def __call__(self, found: Found) -> dict[str, str] | None:
+        event = found.event
+        if event is None:
+            return _reason(QuarantineCode.INVALID_JSON, f"not valid JSON (truncated?): {found.parse_error}")
+        version = event.get(Field.SCHEMA_VERSION)
+        if version is None:
+            return _reason(QuarantineCode.MISSING_SCHEMA_VERSION, "the event declares no schema_version")
         if not isinstance(version, str) or version not in contract.known_versions():
             known = ", ".join(contract.known_versions())
             return _reason(
@@ -175,20 +182,19 @@ def _refusal(
                 f"schema_version {version!r} is not one this validator knows ({known}); deploy the "
                 "plane's newer version, then replay the quarantine",
             )
-        validator = validators[version] = contract.compiled_validator(version)
-    if len(found.text) * 4 > contract.MAX_EVENT_BYTES:  # 4 bytes per character at most
-        size = len(found.text.encode("utf-8", errors="backslashreplace"))  # as the archive writes it
-        if size > contract.MAX_EVENT_BYTES:
-            return _reason(
-                QuarantineCode.OVERSIZE,
-                f"the event is {size} bytes, over the contract's {contract.MAX_EVENT_BYTES}-byte limit",
-            )
-    try:
-        validator(event)
-    except SchemaViolation as violation:
-        explain_budget[0] -= 1
-        return _schema_reason(event, violation, explain=explain_budget[0] >= 0)
-    return None
+        if len(found.text) * 4 > contract.MAX_EVENT_BYTES:  # 4 bytes per character at most
+            size = len(found.text.encode("utf-8", errors="backslashreplace"))  # as the archive writes it
+            if size > contract.MAX_EVENT_BYTES:
+                return _reason(
+                    QuarantineCode.OVERSIZE,
+                    f"the event is {size} bytes, over the contract's {contract.MAX_EVENT_BYTES}-byte limit",
+                )
+        try:
+            contract.compiled_validator(version)(event)  # compiled once per process and version
+        except SchemaViolation as violation:
+            self.explanations_left -= 1
+            return _schema_reason(event, violation, explain=self.explanations_left >= 0)
+        return None
 
 
 def _schema_reason(event: Mapping[str, Any], violation: SchemaViolation, *, explain: bool) -> dict[str, str]:

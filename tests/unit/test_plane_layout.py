@@ -205,3 +205,12 @@ def test_status_ranks_order_failed_over_aborted_over_complete_over_running() -> 
     assert set(rank) == RunStatus.TERMINAL | {RunStatus.RUNNING}
     assert RunStatus.RUNNING not in RunStatus.TERMINAL
     assert all(rank[s] > rank[RunStatus.RUNNING] for s in RunStatus.TERMINAL)
+
+
+def test_date_partitions_are_utc_dates() -> None:
+    from lineage_lib.plane import event_date_of, log_date_of
+
+    assert event_date_of("2026-11-20T23:59:59.999Z") == "2026-11-20"
+    assert event_date_of("2026-11-21T00:00:00Z") == "2026-11-21"
+    assert log_date_of(1_795_219_199_999) == "2026-11-20"  # 23:59:59.999 UTC
+    assert log_date_of(1_795_219_200_000) == "2026-11-21"
