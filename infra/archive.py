@@ -16,6 +16,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.secure import SECURE_BUCKET
 from lineage_lib.plane import Archive
 
 # The archive's own prefixes: the only places the validator writes, and the ones the policy protects.
@@ -86,11 +87,7 @@ class LineageArchive(Construct):
             self,
             "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
+            **SECURE_BUCKET,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireAccessLogs",
@@ -110,11 +107,7 @@ class LineageArchive(Construct):
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
             bucket_key_enabled=True,  # one KMS call per bucket key, not per object
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
+            **SECURE_BUCKET,
             object_lock_enabled=True,
             object_lock_default_retention=_retention(object_lock_mode, object_lock_retention),
             server_access_logs_bucket=self.access_logs_bucket,

@@ -41,6 +41,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from infra.lineage_lib_layer import MissingArtifactsError
+from infra.secure import SECURE_BUCKET
 from shipping.build import (
     EMR_DIR,
     GLUE_DIR,
@@ -140,11 +141,7 @@ class LineageArtifacts(Construct):
         self.bucket = s3.Bucket(
             self,
             "Bucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,  # a job pinned to a wheel keeps working while a deployment replaces it
+            **SECURE_BUCKET,  # versioned: a job pinned to a wheel works on while a deployment replaces it
             encryption=s3.BucketEncryption.KMS if encryption_key else s3.BucketEncryption.S3_MANAGED,
             encryption_key=encryption_key,
             # With a KMS key, a bucket key: one KMS request per job instead of one per object.

@@ -38,6 +38,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra import athena_schema as schema
+from infra.secure import SECURE_BUCKET
 from lineage_lib.plane import Archive
 
 DEFAULT_BYTES_SCANNED_CUTOFF = 10 * 1024**3  # 10 GiB
@@ -164,11 +165,7 @@ class LineageQueries(Construct):
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.archive_key,  # results are archive data: the same key guards both
             bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            **SECURE_BUCKET,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="athena-results/" if access_logs else None,
             lifecycle_rules=[
