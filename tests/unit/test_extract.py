@@ -9,34 +9,11 @@ import pytest
 
 from lambdas.validator.extract import find_event
 from tests.conftest import load_examples
+from tests.unit.log_shapes import lambda_record, lambda_text, spark_driver
 
 EVENT: dict[str, Any] = dict(load_examples("valid"))["1.0/run-start-glue-from-step-functions"]
 TEXT = json.dumps(EVENT, separators=(",", ":"))  # what lineage_lib writes: compact
 SPACED = json.dumps(EVENT)  # what json.dumps writes by default: ", " and ": "
-REQUEST_ID = "8f5f1c2e-1b7a-4d0e-9c4b-2e6f0a1d3c55"
-
-
-def lambda_record(message: Any) -> str:
-    """A log event of a Lambda function using the JSON log format."""
-    return json.dumps(
-        {
-            "timestamp": "2026-11-21T05:00:00.123Z",
-            "level": "INFO",
-            "message": message,
-            "logger": "root",
-            "requestId": REQUEST_ID,
-        }
-    )
-
-
-def lambda_text(text: str) -> str:
-    """A log event of a Lambda function using the text log format (Python's default handler)."""
-    return f"[INFO]\t2026-11-21T05:00:00.123Z\t{REQUEST_ID}\t{text}"
-
-
-def spark_driver(text: str) -> str:
-    """A log event of a Spark driver, log4j pattern ``%d{yy/MM/dd HH:mm:ss} %p %c{1}: %m``."""
-    return f"26/11/21 05:00:01 INFO LineageEmitter: {text}"
 
 
 # message shape -> (message, the JSON text the producer wrote)

@@ -30,6 +30,7 @@ from lineage_lib.plane import (
 )
 from lineage_lib.sinks import StdoutSink
 from tests.conftest import load_examples
+from tests.unit.log_shapes import lambda_record, lambda_text, spark_driver
 
 VALID = dict(load_examples("valid"))
 INVALID = load_examples("invalid")
@@ -41,7 +42,6 @@ RECEIVED_AT = datetime(2026, 11, 21, 5, 0, 7, 123456, tzinfo=UTC)
 INGESTED_AT = "2026-11-21T05:00:07.123Z"
 VALIDATOR_VERSION = "0.1.0-test"
 FIRST_TIMESTAMP = 1_795_237_200_000  # 2026-11-21T05:00:00Z, epoch ms
-REQUEST_ID = "8f5f1c2e-1b7a-4d0e-9c4b-2e6f0a1d3c55"
 
 
 def example(name: str, serial: int, **changes: Any) -> dict[str, Any]:
@@ -54,26 +54,6 @@ def example(name: str, serial: int, **changes: Any) -> dict[str, Any]:
 
 def compact(event: dict[str, Any]) -> str:
     return json.dumps(event, separators=(",", ":"))
-
-
-def lambda_text(text: str) -> str:
-    return f"[INFO]\t2026-11-21T05:00:00.123Z\t{REQUEST_ID}\t{text}"
-
-
-def spark_driver(text: str) -> str:
-    return f"26/11/21 05:00:01 INFO LineageEmitter: {text}"
-
-
-def lambda_record(message: Any) -> str:
-    return json.dumps(
-        {
-            "timestamp": "2026-11-21T05:00:00.123Z",
-            "level": "INFO",
-            "message": message,
-            "logger": "root",
-            "requestId": REQUEST_ID,
-        }
-    )
 
 
 def log_event_id(index: int) -> str:
