@@ -59,7 +59,7 @@ sys.path.insert(0, str(REPO))
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent  # noqa: E402
 
 from lambdas.validator.handler import delivery_of  # noqa: E402
-from lambdas.validator.ingest import Counts, Delivery, Outcome, ingest  # noqa: E402
+from lambdas.common.ingest import Counts, Delivery, Outcome, ingest  # noqa: E402
 from lineage_cli.local_plane import subscription_payload  # noqa: E402
 from lineage_lib import (  # noqa: E402
     ColumnLineage,
@@ -693,8 +693,8 @@ def measure_requests(payload: dict[str, Any]) -> Requests:
     import boto3
     from moto import mock_aws
 
-    from lambdas.validator.service import Validator
-    from lambdas.validator.settings import Settings
+    from lambdas.common.service import Validator
+    from lambdas.common.settings import Settings
     from lineage_cli.local_plane import provision
 
     with mock_aws(), moto_table_backup_once():

@@ -122,6 +122,21 @@ def _glue_identity(job_args: Mapping[str, str]) -> tuple[dict[str, Any], str | N
     return ids, job_run_id, 0
 
 
+def glue_run_identity(job_name: str, job_run_id: str, arguments: Mapping[str, str]) -> tuple[str, str, int]:
+    """(pipeline id, run id, attempt) that lineage_lib reports from inside Glue job run ``job_run_id``
+    of ``job_name``, whose job parameters are ``arguments`` (``--KEY``: value, as GetJobRun lists
+    them): what an observer outside the job (the plane's Glue bridge) needs to find the same run."""
+    job_args = {key[2:] if key.startswith("--") else key: value for key, value in arguments.items()}
+    job_args[env.GLUE_JOB_NAME], job_args[env.GLUE_JOB_RUN_ID] = job_name, job_run_id
+    _, default_run, default_attempt = _glue_identity(job_args)
+    explicit_attempt = job_args.get(env.ATTEMPT) or None
+    return (
+        job_args.get(env.PIPELINE_ID) or job_name,
+        job_args.get(env.RUN_ID) or default_run or job_run_id,
+        default_attempt if explicit_attempt is None else _attempt(explicit_attempt, env.ATTEMPT),
+    )
+
+
 def _lambda_identity(
     function_name: str | None, environ: Mapping[str, str], lambda_context: Any
 ) -> tuple[dict[str, Any], str | None]:

@@ -173,9 +173,91 @@ class RunStatus:
     COMPLETE: Final = "COMPLETE"
     ABORTED: Final = "ABORTED"
     FAILED: Final = "FAILED"
+    # The platform says the run ended, but its lineage has no terminal event (lost, or never written):
+    # what it wrote cannot be trusted to be whole. Only ever derived, never folded (see Reconciliation).
+    INCOMPLETE: Final = "INCOMPLETE"
     # When two terminal events disagree, the higher rank wins, whatever order they arrive in.
     RANK: Final = {RUNNING: 0, COMPLETE: 1, ABORTED: 2, FAILED: 3}
-    TERMINAL: Final = frozenset({COMPLETE, ABORTED, FAILED})
+    TERMINAL: Final = frozenset({COMPLETE, ABORTED, FAILED, INCOMPLETE})
+
+
+class PlatformState:
+    """How the platform says a run ended, as an observer records it (tag ``platform_state``).
+
+    Glue's own terminal ``JobRunState`` values, and two the run reconciler concludes itself.
+    """
+
+    SUCCEEDED: Final = "SUCCEEDED"
+    FAILED: Final = "FAILED"
+    TIMEOUT: Final = "TIMEOUT"
+    STOPPED: Final = "STOPPED"
+    ERROR: Final = "ERROR"
+    GLUE_TERMINAL: Final = (SUCCEEDED, FAILED, TIMEOUT, STOPPED, ERROR)
+    # the platform has no record of the run (Glue's EntityNotFoundException)
+    NOT_FOUND: Final = "NOT_FOUND"
+    # silent beyond the longest the platform lets it run (Lambda's 15 minutes; the plane's bound for EMR)
+    EXPIRED: Final = "EXPIRED"
+    # the run status each platform state settles to
+    STATUS: Final = {
+        SUCCEEDED: RunStatus.COMPLETE,
+        FAILED: RunStatus.FAILED,
+        TIMEOUT: RunStatus.FAILED,
+        ERROR: RunStatus.FAILED,
+        STOPPED: RunStatus.ABORTED,
+        NOT_FOUND: RunStatus.ABORTED,
+        EXPIRED: RunStatus.ABORTED,
+    }
+
+
+class Reconciliation:
+    """What the platform's account of a run attempt says about its lineage (attempt attribute
+    ``reconciliation``), derived from both sides whenever either changes, so never order-dependent.
+
+    Absent while no observer has reported the attempt's end.
+    """
+
+    CONSISTENT: Final = "consistent"  # both ended, and agree
+    DISAGREEMENT: Final = "disagreement"  # both ended, differently: the status follows the platform
+    INCOMPLETE: Final = "incomplete"  # the platform says ended; lineage has no terminal event
+    GAP: Final = "gap"  # the platform ran it; not one event came from the job itself
+    ALL: Final = (CONSISTENT, DISAGREEMENT, INCOMPLETE, GAP)
+
+
+class Observer:
+    """Events the plane writes itself about a run, from what a platform says (platform-observed), as
+    opposed to what the job's own lineage_lib emitted (execution-observed).
+
+    They are events of the same contract, validated and archived by the validator's code path, with
+    ``producer.name`` = PRODUCER and the tag ``observed_by`` naming who observed them.
+    """
+
+    PRODUCER: Final = "lineage-plane"
+    TAG: Final = "observed_by"
+    GLUE_BRIDGE: Final = "glue-bridge"  # Glue's job run API, on Glue's state-change events
+    RUN_RECONCILER: Final = "run-reconciler"  # the scheduled sweep of runs silent for too long
+    DATAZONE: Final = "datazone"  # the OpenLineage events Glue posts to Amazon DataZone
+    ALL: Final = (GLUE_BRIDGE, RUN_RECONCILER, DATAZONE)
+    # Their deliveries go through the validator's ingest as if read from this log group (ingest.log_group)
+    LOG_GROUP_PREFIX: Final = "lineage-plane/"
+
+
+class ObservedTag:
+    """Tags an observer sets on its events (``tags`` of the contract: string values)."""
+
+    OBSERVED_BY: Final = Observer.TAG
+    PLATFORM_STATE: Final = "platform_state"  # PlatformState
+    PLATFORM_RUN_ID: Final = "platform_run_id"  # Glue's JobRunId of this attempt
+    PREVIOUS_RUN_ID: Final = "previous_run_id"  # Glue's PreviousRunId: the attempt this one retried
+    STARTED_ON: Final = "started_on"
+    COMPLETED_ON: Final = "completed_on"
+    EXECUTION_SECONDS: Final = "execution_seconds"
+    SCRIPT_LOCATION: Final = "script_location"
+    GLUE_VERSION: Final = "glue_version"
+    # the observer's verdict when it wrote the event (the run state re-derives it as lineage arrives)
+    RECONCILIATION: Final = "reconciliation"
+    LINEAGE_GAP: Final = "lineage_gap"  # on an observation of a run without lineage: why it is a gap
+    OPENLINEAGE_RUN_ID: Final = "openlineage_run_id"  # DataZone: the OpenLineage run it came from
+    OPENLINEAGE_JOB: Final = "openlineage_job"  # DataZone: namespace/name of the OpenLineage job
 
 
 class RunStateTable:
@@ -226,6 +308,19 @@ class RunStateTable:
     PLATFORM: Final = Field.PLATFORM
     CONTEXT: Final = Field.CONTEXT
     ERROR: Final = Field.ERROR
+    # what lineage alone says (``status`` is the verdict: lineage's, or the platform's once it spoke)
+    LINEAGE_STATUS: Final = "lineage_status"
+    OBSERVED_EVENT_COUNT: Final = "observed_event_count"  # of event_count: events from observers
+    # what an observer said about the attempt's end (lineage_lib.plane.Observer)
+    PLATFORM_STATE: Final = "platform_state"
+    PLATFORM_STATUS: Final = "platform_status"
+    PLATFORM_ERROR: Final = "platform_error"
+    PLATFORM_ENDED_AT: Final = "platform_ended_at"
+    PLATFORM_EVENT_ID: Final = "platform_event_id"
+    PLATFORM_RUN_ID: Final = "platform_run_id"
+    PREVIOUS_RUN_ID: Final = "previous_run_id"
+    OBSERVED_BY: Final = "observed_by"
+    RECONCILIATION: Final = "reconciliation"
 
 
 _KEY_SEPARATOR: Final = "#"
@@ -275,6 +370,12 @@ class BridgeMetrics:
 
     NAMESPACE: Final = ValidatorMetrics.NAMESPACE
     LINEAGE_GAPS: Final = "LineageGaps"  # a platform run that left no lineage at all
+    INCOMPLETE_RUNS: Final = "IncompleteRuns"  # ended on the platform without a terminal lineage event
+    DISAGREEMENTS: Final = "StatusDisagreements"  # lineage and the platform ended differently
+    RUNS_OBSERVED: Final = "RunsObserved"  # new platform observations written (replays not counted)
+    RUNS_NOT_FOUND: Final = "PlatformRunsNotFound"  # the platform has no record of the run
+    RUNS_SWEPT: Final = "RunsSwept"  # silent active runs the reconciler looked at
+    LINEAGE_EVENTS_READ: Final = "PlatformLineageEvents"  # DataZone events turned into contract events
 
 
 class FunctionEnv:
@@ -285,3 +386,9 @@ class FunctionEnv:
     DEDUP_TTL_DAYS: Final = "DEDUP_TTL_DAYS"  # how long an event id is remembered (default 35 days)
     AWS_REGION: Final = "AWS_REGION"  # set by Lambda itself
     AWS_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"  # the fallback, outside Lambda
+    # the Glue bridge: read Glue's OpenLineage events back from this Amazon DataZone domain (optional)
+    DATAZONE_DOMAIN_ID: Final = "DATAZONE_DOMAIN_ID"
+    # the run reconciler: ask the platform about runs silent for this long (default 60 minutes) ...
+    RECONCILE_SILENT_MINUTES: Final = "RECONCILE_SILENT_MINUTES"
+    # ... and close EMR and local runs silent for this long, which have no platform to ask (default 1440)
+    RECONCILE_MAX_RUN_MINUTES: Final = "RECONCILE_MAX_RUN_MINUTES"

@@ -5,6 +5,13 @@ field is a minimum, a maximum, a sum or a union, and the status is the highest-r
 (``RunStatus.RANK``: a terminal status is never replaced by a late start or operation event, and two
 disagreeing terminal events resolve the same way whatever their order). Idempotence per event id is
 the store's job (lambdas.common.state_store keeps one marker per applied event id).
+
+An attempt keeps two accounts apart: what its own lineage says (``status``, from lineage_lib's
+events) and what its platform says (``platform_status``, from events tagged ``observed_by``: the Glue
+bridge, the run reconciler). Its verdict (``final_status``, ``reconciliation``) is derived from both
+whenever either changes, so it is the same whatever order the two accounts arrive in: a job that Glue
+says succeeded but whose lineage never ended is INCOMPLETE, not COMPLETE; when both ended, the
+platform's account wins and a disagreement is recorded.
 """
 
 from __future__ import annotations
@@ -14,7 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from lineage_lib.contract import EventType, Field
-from lineage_lib.plane import RunStatus, attempt_sk, run_pk, sortable_time, step_sk
+from lineage_lib.plane import (
+    ObservedTag,
+    PlatformState,
+    Reconciliation,
+    RunStatus,
+    attempt_sk,
+    run_pk,
+    sortable_time,
+    step_sk,
+)
 
 # At most this many dataset ids are kept per item and direction (the smallest ones, so that the
 # choice does not depend on arrival order), and only ids of at most MAX_DATASET_ID_BYTES (a stateless
@@ -67,6 +83,10 @@ class Progress:
     inputs: set[str] = field(default_factory=set)
     outputs: set[str] = field(default_factory=set)
     context: dict[str, Any] = field(default_factory=dict)
+    # of ``events``, how many came from observers (tag observed_by) rather than from the job itself
+    observed_events: int = 0
+    # the platform's account of the attempt's end (attempts only): settled like ``status``
+    platform: PlatformEnd | None = None
 
     @property
     def key(self) -> ItemKey:
@@ -75,13 +95,63 @@ class Progress:
         return ItemKey(pk, sk)
 
     @property
+    def lineage_events(self) -> int:
+        return self.events - self.observed_events
+
+    @property
+    def final_status(self) -> str:
+        """Lineage's status until the platform reports the end; then the platform's, or INCOMPLETE
+        when the lineage has no terminal event."""
+        if self.platform is None:
+            return self.status
+        if self.status == RunStatus.RUNNING:
+            return RunStatus.INCOMPLETE
+        return self.platform.status
+
+    @property
+    def reconciliation(self) -> str | None:
+        """lineage_lib.plane.Reconciliation, once the platform reported the end (attempts only)."""
+        if self.platform is None:
+            return None
+        return reconcile(self.status, self.lineage_events, self.platform.status)
+
+    @property
     def active(self) -> bool:
-        return self.status not in RunStatus.TERMINAL
+        return self.final_status not in RunStatus.TERMINAL
+
+
+@dataclass
+class PlatformEnd:
+    """How an observer says the attempt ended: the deciding observed terminal event and what it said."""
+
+    status: str
+    state: str
+    decided_by: tuple[str, str]  # (event_time, event_id)
+    observed_by: str
+    error: dict[str, Any] | None = None
+    platform_run_id: str | None = None
+    previous_run_id: str | None = None
+
+
+def reconcile(lineage_status: str, lineage_events: int, platform_status: str) -> str:
+    """The verdict on an attempt's lineage once its platform reported the end."""
+    if lineage_events == 0:
+        return Reconciliation.GAP
+    if lineage_status == RunStatus.RUNNING:
+        return Reconciliation.INCOMPLETE
+    if lineage_status != platform_status:
+        return Reconciliation.DISAGREEMENT
+    return Reconciliation.CONSISTENT
 
 
 _STATE_FIELDS: Final = (
     Field.EVENT_ID, Field.EVENT_TIME, Field.EVENT_TYPE, Field.PIPELINE_ID, Field.RUN_ID, Field.ATTEMPT,
     Field.STEP, Field.CONTEXT, Field.ERROR,
+)  # fmt: skip
+# the tags the fold reads, on observed events only
+_STATE_TAGS: Final = (
+    ObservedTag.OBSERVED_BY, ObservedTag.PLATFORM_STATE, ObservedTag.PLATFORM_RUN_ID,
+    ObservedTag.PREVIOUS_RUN_ID,
 )  # fmt: skip
 
 
@@ -100,6 +170,9 @@ def state_view(event: Mapping[str, Any]) -> dict[str, Any]:
         dataset = event.get(side)
         if dataset is not None:
             view[side] = {Field.DATASET_ID: dataset[Field.DATASET_ID]}
+    tags = event.get(Field.TAGS)
+    if tags and ObservedTag.OBSERVED_BY in tags:
+        view[Field.TAGS] = {name: tags[name] for name in _STATE_TAGS if name in tags}
     return view
 
 
@@ -135,7 +208,11 @@ def apply_event(progress: Progress, event: Mapping[str, Any]) -> None:
     """Fold one valid event into the attempt's or the step's progress (in place)."""
     event_type = event[Field.EVENT_TYPE]
     event_time = event[Field.EVENT_TIME]
+    tags = event.get(Field.TAGS) or {}
+    observer = tags.get(ObservedTag.OBSERVED_BY)
     progress.events += 1
+    if observer is not None:
+        progress.observed_events += 1
     if progress.first_event_time is None or _before(event_time, progress.first_event_time):
         progress.first_event_time = event_time
     if progress.last_event_time is None or _before(progress.last_event_time, event_time):
@@ -158,6 +235,9 @@ def apply_event(progress: Progress, event: Mapping[str, Any]) -> None:
             progress.started_at = event_time
         _merge_context(progress.context, event.get(Field.CONTEXT) or {})
         terminal = _RUN_STATUS.get(event_type)
+        if terminal is not None and observer is not None:
+            _settle_platform(progress, terminal, event, observer, tags)
+            return
     else:
         if event_type == EventType.STEP_START and (
             progress.started_at is None or _before(event_time, progress.started_at)
@@ -189,6 +269,30 @@ def _settle(
     progress.status = status
     progress.status_event = decided_by
     progress.error = _state_error(error) if error else None
+
+
+def _settle_platform(
+    progress: Progress, terminal: str, event: Mapping[str, Any], observer: str, tags: Mapping[str, str]
+) -> None:
+    state = tags.get(ObservedTag.PLATFORM_STATE) or terminal
+    status = PlatformState.STATUS.get(state, terminal)
+    decided_by = (event[Field.EVENT_TIME], event[Field.EVENT_ID])
+    known = progress.platform
+    if known is not None and (RunStatus.RANK[status], _event_order(decided_by)) <= (
+        RunStatus.RANK[known.status],
+        _event_order(known.decided_by),
+    ):
+        return
+    error = event.get(Field.ERROR)
+    progress.platform = PlatformEnd(
+        status=status,
+        state=state,
+        decided_by=decided_by,
+        observed_by=observer,
+        error=_state_error(error) if error else None,
+        platform_run_id=tags.get(ObservedTag.PLATFORM_RUN_ID),
+        previous_run_id=tags.get(ObservedTag.PREVIOUS_RUN_ID),
+    )
 
 
 def _before(earlier: str, later: str) -> bool:

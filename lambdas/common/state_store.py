@@ -25,7 +25,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from lambdas.common.errors import RunStateConflictError, RunStateWriteError
-from lambdas.common.run_state import ItemKey, Progress, apply_event, keys_of, new_progress
+from lambdas.common.run_state import ItemKey, PlatformEnd, Progress, apply_event, keys_of, new_progress
 from lineage_lib.contract import Field
 from lineage_lib.plane import EVENT_MARKER_SK, RunStateTable, RunStatus, event_marker_pk, sortable_time
 
@@ -39,7 +39,10 @@ _MANAGED: Final = frozenset(
         T.PK, T.SK, T.KIND, T.VERSION, T.PIPELINE_ID, T.RUN_ID, T.ATTEMPT, T.STEP, T.STATUS,
         T.STATUS_EVENT_TIME, T.STATUS_EVENT_ID, T.ERROR, T.STARTED_AT, T.FIRST_EVENT_TIME,
         T.LAST_EVENT_TIME, T.EVENT_COUNT, T.READ_COUNT, T.WRITE_COUNT, T.TRANSFORM_COUNT, T.INPUTS,
-        T.OUTPUTS, T.CONTEXT, T.PLATFORM, T.ACTIVE_PK, T.ACTIVE_SK, T.PIPELINE_SK,
+        T.OUTPUTS, T.CONTEXT, T.PLATFORM, T.ACTIVE_PK, T.ACTIVE_SK, T.PIPELINE_SK, T.LINEAGE_STATUS,
+        T.OBSERVED_EVENT_COUNT, T.PLATFORM_STATE, T.PLATFORM_STATUS, T.PLATFORM_ERROR,
+        T.PLATFORM_ENDED_AT, T.PLATFORM_EVENT_ID, T.PLATFORM_RUN_ID, T.PREVIOUS_RUN_ID, T.OBSERVED_BY,
+        T.RECONCILIATION,
     }
 )  # fmt: skip
 _serializer = TypeSerializer()
@@ -278,8 +281,10 @@ def _to_item(item: Stored) -> dict[str, Any]:
         T.PIPELINE_ID: p.pipeline_id,
         T.RUN_ID: p.run_id,
         T.ATTEMPT: p.attempt,
-        T.STATUS: p.status,
+        T.STATUS: p.final_status,
+        T.LINEAGE_STATUS: p.status,
         T.EVENT_COUNT: p.events,
+        T.OBSERVED_EVENT_COUNT: p.observed_events,
         T.READ_COUNT: p.reads,
         T.WRITE_COUNT: p.writes,
         T.TRANSFORM_COUNT: p.transforms,
@@ -295,6 +300,21 @@ def _to_item(item: Stored) -> dict[str, Any]:
         T.INPUTS: set(p.inputs) or None,
         T.OUTPUTS: set(p.outputs) or None,
     }
+    if p.platform is not None:
+        end = p.platform
+        optional.update(
+            {
+                T.PLATFORM_STATUS: end.status,
+                T.PLATFORM_STATE: end.state,
+                T.PLATFORM_ENDED_AT: end.decided_by[0],
+                T.PLATFORM_EVENT_ID: end.decided_by[1],
+                T.OBSERVED_BY: end.observed_by,
+                T.PLATFORM_ERROR: end.error,
+                T.PLATFORM_RUN_ID: end.platform_run_id,
+                T.PREVIOUS_RUN_ID: end.previous_run_id,
+                T.RECONCILIATION: p.reconciliation,
+            }
+        )
     if p.step is None:
         optional[T.CONTEXT] = p.context or None
         optional[T.PLATFORM] = p.context.get(Field.PLATFORM)
@@ -311,12 +331,26 @@ def _to_item(item: Stored) -> dict[str, Any]:
 def _from_item(raw: Mapping[str, Any]) -> Stored:
     values = {name: _plain(_deserializer.deserialize(value)) for name, value in raw.items()}
     status_time, status_id = values.get(T.STATUS_EVENT_TIME), values.get(T.STATUS_EVENT_ID)
+    # ``status`` is the verdict; lineage's own status is ``lineage_status`` (items written before the
+    # platform's account existed hold only ``status``, which was lineage's then)
+    status = values.get(T.LINEAGE_STATUS, values.get(T.STATUS, RunStatus.RUNNING))
+    platform = None
+    if values.get(T.PLATFORM_STATUS) and values.get(T.PLATFORM_EVENT_ID):
+        platform = PlatformEnd(
+            status=values[T.PLATFORM_STATUS],
+            state=values.get(T.PLATFORM_STATE, values[T.PLATFORM_STATUS]),
+            decided_by=(values.get(T.PLATFORM_ENDED_AT, ""), values[T.PLATFORM_EVENT_ID]),
+            observed_by=values.get(T.OBSERVED_BY, ""),
+            error=values.get(T.PLATFORM_ERROR),
+            platform_run_id=values.get(T.PLATFORM_RUN_ID),
+            previous_run_id=values.get(T.PREVIOUS_RUN_ID),
+        )
     progress = Progress(
         pipeline_id=values[T.PIPELINE_ID],
         run_id=values[T.RUN_ID],
         attempt=values[T.ATTEMPT],
         step=values.get(T.STEP),
-        status=values.get(T.STATUS, RunStatus.RUNNING),
+        status=status if status in RunStatus.RANK else RunStatus.RUNNING,
         status_event=(status_time, status_id) if status_time and status_id else None,
         error=values.get(T.ERROR),
         started_at=values.get(T.STARTED_AT),
@@ -329,6 +363,8 @@ def _from_item(raw: Mapping[str, Any]) -> Stored:
         inputs=set(values.get(T.INPUTS, ())),
         outputs=set(values.get(T.OUTPUTS, ())),
         context=dict(values.get(T.CONTEXT, {})),
+        observed_events=values.get(T.OBSERVED_EVENT_COUNT, 0),
+        platform=platform,
     )
     extra = {name: value for name, value in raw.items() if name not in _MANAGED}
     return Stored(progress, values.get(T.VERSION, 0), extra)

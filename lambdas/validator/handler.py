@@ -1,6 +1,6 @@
 """Lambda entry point of the validator, invoked by CloudWatch Logs subscription filters.
 
-Thin: Powertools decodes the payload (base64, gzip, JSON), lambdas.validator.service does the work,
+Thin: Powertools decodes the payload (base64, gzip, JSON), lambdas.common.service does the work,
 and the counts become EMF metrics (names: lineage_lib.plane.ValidatorMetrics) that the stack's
 alarms watch. Settings and AWS clients are made on the first invocation, not at import.
 """
@@ -18,9 +18,9 @@ from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent, ev
 from aws_lambda_powertools.utilities.data_classes.cloud_watch_logs_event import CloudWatchLogsDecodedData
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.validator.ingest import Delivery, LogEvent
-from lambdas.validator.service import Report, Validator
-from lambdas.validator.settings import Settings
+from lambdas.common.ingest import Delivery, LogEvent
+from lambdas.common.service import Report, Validator
+from lambdas.common.settings import Settings
 from lineage_lib.plane import Archive, SubscriptionMessage, ValidatorMetrics
 
 logger = Logger()

@@ -274,7 +274,7 @@ def test_an_item_another_writer_created_without_a_version_is_taken_over(dynamodb
             RunStateTable.PIPELINE_ID: {"S": first["pipeline_id"]},
             RunStateTable.RUN_ID: {"S": first["run_id"]},
             RunStateTable.ATTEMPT: {"N": str(first["attempt"])},
-            "observed_by": {"S": "glue-bridge"},
+            "owner_team": {"S": "data-platform"},
         },
     )
 
@@ -282,5 +282,5 @@ def test_an_item_another_writer_created_without_a_version_is_taken_over(dynamodb
 
     assert result.applied == len(events)
     item = dynamodb.get_item(TableName=TABLE, Key=key)["Item"]
-    assert item["observed_by"] == {"S": "glue-bridge"}
+    assert item["owner_team"] == {"S": "data-platform"}
     assert item[RunStateTable.VERSION] == {"N": "1"}

@@ -20,7 +20,7 @@ from lambdas.common.errors import ArchiveWriteError
 from lambdas.common.run_state import fold
 from lambdas.common.state_store import RunStateStore
 from lambdas.validator import handler
-from lambdas.validator.service import Validator
+from lambdas.common.service import Validator
 from lineage_cli.local_plane import (
     LOCAL_REGION,
 )

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import lineage_lib as lineage
 from lambdas.common.run_state import state_view
-from lambdas.validator.ingest import Delivery, LogEvent, Outcome, batch_id_of, ingest
+from lambdas.common.ingest import Delivery, LogEvent, Outcome, batch_id_of, ingest
 from lineage_lib import contract
 from lineage_lib.plane import (
     Archive,
@@ -461,7 +461,7 @@ def test_every_log_event_lands_in_exactly_one_place(kinds: list[str]) -> None:
 def test_only_the_first_violations_of_a_batch_pay_for_the_reference_validators_reason(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from lambdas.validator import ingest as ingest_module
+    from lambdas.common import ingest as ingest_module
 
     calls = []
     real_explain = contract.explain

@@ -16,6 +16,7 @@ from lineage_lib.plane import (
     SOURCE_FILTER_PATTERN,
     Archive,
     QuarantineCode,
+    PlatformState,
     RunStatus,
     attempt_sk,
     event_marker_pk,
@@ -202,9 +203,15 @@ def test_status_ranks_order_failed_over_aborted_over_complete_over_running() -> 
     assert (
         rank[RunStatus.FAILED] > rank[RunStatus.ABORTED] > rank[RunStatus.COMPLETE] > rank[RunStatus.RUNNING]
     )
-    assert set(rank) == RunStatus.TERMINAL | {RunStatus.RUNNING}
+    # INCOMPLETE is a verdict derived from lineage and the platform, never folded, so it has no rank
+    assert set(rank) == (RunStatus.TERMINAL - {RunStatus.INCOMPLETE}) | {RunStatus.RUNNING}
     assert RunStatus.RUNNING not in RunStatus.TERMINAL
-    assert all(rank[s] > rank[RunStatus.RUNNING] for s in RunStatus.TERMINAL)
+    assert all(rank[s] > rank[RunStatus.RUNNING] for s in RunStatus.TERMINAL if s in rank)
+
+
+def test_every_platform_state_settles_to_a_ranked_terminal_status() -> None:
+    assert set(PlatformState.GLUE_TERMINAL) < set(PlatformState.STATUS)
+    assert all(status in RunStatus.RANK and status != RunStatus.RUNNING for status in PlatformState.STATUS.values())
 
 
 def test_date_partitions_are_utc_dates() -> None:

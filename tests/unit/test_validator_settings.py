@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lambdas.common.errors import SettingsError
-from lambdas.validator.settings import DEFAULT_DEDUP_TTL_DAYS, Settings
+from lambdas.common.settings import DEFAULT_DEDUP_TTL_DAYS, Settings
 from lineage_lib.plane import FunctionEnv
 from tests.conftest import REPO
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from lambdas.common.archive import ArchiveWriter
 from lambdas.common.state_store import RunStateStore
-from lambdas.validator.ingest import Delivery, Outcome, ingest
-from lambdas.validator.settings import Settings
+from lambdas.common.ingest import Delivery, Outcome, ingest
+from lambdas.common.settings import Settings
 from lineage_lib.version import __version__
 
 
