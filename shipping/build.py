@@ -58,10 +58,13 @@ LAMBDA_SITE: Final = "python"  # Lambda puts /opt/python (a layer's python/) on 
 MANIFEST_SUFFIX: Final = ".manifest.json"
 FUNCTIONS_DIR: Final = "functions"
 
-# The plane's Lambda functions: name (its subpackage lambdas/<name>/ and its asset folder) -> handler, as
-# the Lambda runtime resolves it (module path, then function). Adding a function is one line here.
+# The plane's Lambda functions: name (its asset folder) -> handler, as the Lambda runtime resolves it
+# (module path, then function). The handler's subpackage lambdas/<package>/ goes into the asset; two
+# functions may share one. Adding a function is one line here.
 FUNCTIONS: Final = {
     "validator": "lambdas.validator.handler.handler",
+    "glue_bridge": "lambdas.glue_bridge.handler.handler",
+    "run_reconciler": "lambdas.glue_bridge.reconciler.handler",
 }
 FUNCTIONS_EXTRA: Final = "lambdas"  # the optional-dependency group of pyproject.toml every asset bundles
 LAMBDAS_PACKAGE: Final = REPO / "lambdas"
@@ -339,16 +342,25 @@ def install_function_dependencies(site: Path, target: Target) -> None:
         )
 
 
-def copy_function_code(name: str, root: Path) -> None:
-    """lambdas/__init__.py, the shared subpackages and lambdas/<name>/ into ``root``: .py files only."""
+def function_package(handler: str) -> str:
+    """``lambdas.glue_bridge.reconciler.handler`` -> ``glue_bridge``: the subpackage a handler lives in."""
+    parts = handler.split(".")
+    if len(parts) < 4 or parts[0] != LAMBDAS_PACKAGE.name:
+        raise BuildError(f"the handler {handler!r} is not lambdas.<package>.<module>.<function>")
+    return parts[1]
+
+
+def copy_function_code(name: str, root: Path, package: str | None = None) -> None:
+    """lambdas/__init__.py, the shared subpackages and lambdas/<package>/ into ``root``: .py files only."""
+    package = package or name
     if (root / LAMBDAS_PACKAGE.name).exists():
         raise BuildError(f"a dependency of the [{FUNCTIONS_EXTRA}] group installs a top-level 'lambdas'")
     sources = [LAMBDAS_PACKAGE / "__init__.py"]
-    for subpackage in (*LAMBDAS_SHARED, name):
+    for subpackage in (*LAMBDAS_SHARED, package):
         folder = LAMBDAS_PACKAGE / subpackage
         if not (folder / "__init__.py").is_file():
             raise BuildError(
-                f"{folder} is not a package: a function {name!r} needs lambdas/{name}/__init__.py"
+                f"{folder} is not a package: a function {name!r} needs lambdas/{package}/__init__.py"
             )
         sources += [path for path in sorted(folder.rglob("*.py")) if "__pycache__" not in path.parts]
     for source in sources:
@@ -368,7 +380,7 @@ def build_functions(out: Path, python: str, arch: str) -> Path:
         for name, handler in FUNCTIONS.items():
             root = folder / name
             shutil.copytree(staging, root)
-            copy_function_code(name, root)
+            copy_function_code(name, root, function_package(handler))
             module, _ = handler_module(handler)
             if not (root / Path(*module.split("."))).with_suffix(".py").is_file():
                 raise BuildError(f"the handler {handler!r} of {name!r} names a module its asset lacks")

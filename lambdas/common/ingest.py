@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from lambdas.common.archive import ArchiveObject
-from lambdas.common.run_state import state_view
 from lambdas.common.extract import Found, find_event
+from lambdas.common.run_state import state_view
 from lineage_lib import contract
 from lineage_lib._schema_compiler import SchemaViolation
 from lineage_lib.contract import Field

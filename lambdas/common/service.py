@@ -8,15 +8,18 @@ event ids it has applied: nothing is lost and nothing is counted twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from lambdas.common.archive import ArchiveWriter
-from lambdas.common.state_store import RunStateStore
-from lambdas.common.ingest import Delivery, Outcome, ingest
+from lambdas.common.ingest import Delivery, LogEvent, Outcome, ingest
 from lambdas.common.settings import Settings
+from lambdas.common.state_store import RunStateStore
+from lineage_lib.contract import Field
+from lineage_lib.plane import Observer
 from lineage_lib.version import __version__
 
 
@@ -28,6 +31,7 @@ class Report:
     objects_written: list[str] = field(default_factory=list)
     objects_already_present: list[str] = field(default_factory=list)
     duplicates: int = 0
+    applied_ids: set[str] = field(default_factory=set)
     s3_requests: int = 0
     dynamodb_requests: int = 0
 
@@ -70,6 +74,10 @@ class Validator:
             region=settings.region,
         )
 
+    @property
+    def run_state(self) -> RunStateStore:
+        return self._run_state
+
     def process(self, delivery: Delivery) -> Report:
         outcome = ingest(
             delivery, region=self._region, received_at=self._clock(), validator_version=self._version
@@ -81,5 +89,33 @@ class Validator:
         report.s3_requests = written.requests
         applied = self._run_state.apply(outcome.events)
         report.duplicates = applied.duplicates
+        report.applied_ids = applied.applied_ids
         report.dynamodb_requests = applied.requests
         return report
+
+
+def observed_delivery(
+    events: Sequence[Mapping[str, Any]], *, observer: str, account: str, stream: str
+) -> Delivery:
+    """Events an observer of the plane wrote (lineage_lib.plane.Observer), as a delivery that the
+    validator's ingest takes like any other: read from log group ``lineage-plane/<observer>``, one log
+    event per event, named by its event id and timed by its event time, so that the same events
+    always make the same batch (and archive keys)."""
+    log_events = [
+        LogEvent(
+            id=event[Field.EVENT_ID],
+            timestamp=_epoch_millis(event[Field.EVENT_TIME]),
+            message=json.dumps(event, ensure_ascii=False, separators=(",", ":")),
+        )
+        for event in events
+    ]
+    return Delivery(
+        owner=account,
+        log_group=Observer.LOG_GROUP_PREFIX + observer,
+        log_stream=stream,
+        log_events=log_events,
+    )
+
+
+def _epoch_millis(event_time: str) -> int:
+    return int(datetime.fromisoformat(event_time.replace("Z", "+00:00")).timestamp() * 1000)

@@ -63,6 +63,7 @@ class ApplyResult:
     applied: int = 0
     duplicates: int = 0
     requests: int = 0
+    applied_ids: set[str] = field(default_factory=set)  # the event ids applied by this call
 
 
 class RunStateStore:
@@ -109,6 +110,28 @@ class RunStateStore:
         """The stored attempts and steps among ``keys`` (absent ones are left out)."""
         found = self._load(set(keys), ApplyResult())
         return {key: item for key, item in found.items() if item.version is not None}
+
+    def silent_attempts(self, last_event_before: str, *, limit: int) -> list[Progress]:
+        """Running attempts whose last event is older than ``last_event_before`` (an event time), the
+        longest silent first, at most ``limit``: one Query on the sparse active-runs index."""
+        found: list[Progress] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": T.ACTIVE_INDEX,
+            "KeyConditionExpression": "#p = :p AND #s < :before",
+            "ExpressionAttributeNames": {"#p": T.ACTIVE_PK, "#s": T.ACTIVE_SK},
+            "ExpressionAttributeValues": {
+                ":p": {"S": T.ACTIVE_PARTITION},
+                ":before": {"S": sortable_time(last_event_before)},
+            },
+        }
+        while len(found) < limit:
+            response = self._client.query(**request, Limit=limit - len(found))
+            found += [_from_item(raw).progress for raw in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [progress for progress in found if progress.active]
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -168,6 +191,7 @@ class RunStateStore:
                 continue
             result.requests += 1
             result.applied += len(pending)
+            result.applied_ids.update(e[Field.EVENT_ID] for e in pending)
             for key, item in updated.items():
                 stored[key] = Stored(item.progress, (item.version or 0) + 1, item.extra)
             return

@@ -61,7 +61,8 @@ def recorded_files(site: Path) -> set[str]:
 
 def expected_code(name: str) -> set[str]:
     """The repository files a function's asset carries: lambdas/__init__.py, common/ and its own."""
-    folders = [REPO / "lambdas" / sub for sub in (*build.LAMBDAS_SHARED, name)]
+    package = build.function_package(build.FUNCTIONS[name])
+    folders = [REPO / "lambdas" / sub for sub in (*build.LAMBDAS_SHARED, package)]
     files = [REPO / "lambdas" / "__init__.py", *(path for folder in folders for path in folder.rglob("*.py"))]
     return {path.relative_to(REPO).as_posix() for path in files if "__pycache__" not in path.parts}
 
@@ -72,7 +73,7 @@ def expected_code(name: str) -> set[str]:
 def test_every_function_has_its_subpackage_and_handler_module() -> None:
     for name, handler in build.FUNCTIONS.items():
         module, function = build.handler_module(handler)
-        assert (REPO / "lambdas" / name / "__init__.py").is_file(), name
+        assert (REPO / "lambdas" / build.function_package(handler) / "__init__.py").is_file(), name
         assert (REPO / Path(*module.split("."))).with_suffix(".py").is_file(), handler
         assert function.isidentifier(), handler
 

@@ -15,8 +15,8 @@ from lineage_lib.plane import (
     LINEAGE_GROUP_FILTER_PATTERN,
     SOURCE_FILTER_PATTERN,
     Archive,
-    QuarantineCode,
     PlatformState,
+    QuarantineCode,
     RunStatus,
     attempt_sk,
     event_marker_pk,
@@ -211,7 +211,9 @@ def test_status_ranks_order_failed_over_aborted_over_complete_over_running() -> 
 
 def test_every_platform_state_settles_to_a_ranked_terminal_status() -> None:
     assert set(PlatformState.GLUE_TERMINAL) < set(PlatformState.STATUS)
-    assert all(status in RunStatus.RANK and status != RunStatus.RUNNING for status in PlatformState.STATUS.values())
+    assert all(
+        status in RunStatus.RANK and status != RunStatus.RUNNING for status in PlatformState.STATUS.values()
+    )
 
 
 def test_date_partitions_are_utc_dates() -> None:
