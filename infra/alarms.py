@@ -1,12 +1,14 @@
 """Alarms of the plane and the encrypted topic they notify.
 
-They fire on what must never pass silently: the validator failing, any quarantined line, anything in
-a dead-letter queue, and a platform run that left no lineage at all (a lineage gap).
+They fire on what must never pass silently: a function of the plane failing, any quarantined line,
+anything in a dead-letter queue, and a platform run that left no lineage at all (a lineage gap, which
+the Glue bridge and the run reconciler both count: the alarm sums their metrics).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -25,8 +27,20 @@ PERIOD = Duration.minutes(5)
 SERVICE_DIMENSION = "service"  # Powertools Metrics' default dimension: the function's service name
 
 
+class WatchedFunction(NamedTuple):
+    """A function of the plane and its Powertools service name (the ``service`` of its metrics)."""
+
+    service: str
+    function: lambda_.IFunction
+
+
 class LineageAlarms(Construct):
-    """``topic`` and ``alarms`` (by name)."""
+    """``topic`` and ``alarms`` (by name).
+
+    ``validator``'s quarantined lines are alarmed on; ``observers`` (the Glue bridge, the run reconciler)
+    count lineage gaps, summed into one alarm. Every function gets an errors alarm, named after its
+    service (``validator`` -> ``ValidatorErrors``).
+    """
 
     def __init__(
         self,
@@ -34,10 +48,9 @@ class LineageAlarms(Construct):
         construct_id: str,
         *,
         encryption_key: kms.IKey,
-        validator: lambda_.IFunction,
-        validator_service: str,
+        validator: WatchedFunction,
         dead_letter_queues: Sequence[sqs.IQueue],
-        bridge_service: str = "glue_bridge",
+        observers: Sequence[WatchedFunction] = (),
         email: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -61,21 +74,24 @@ class LineageAlarms(Construct):
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         self.alarms: dict[str, cloudwatch.Alarm] = {}
-        self._alarm(
-            "ValidatorErrors",
-            validator.metric_errors(period=PERIOD, statistic="Sum"),
-            "The validator failed an invocation: its batch is retried, then kept in its dead-letter queue.",
-        )
+        for watched in (validator, *observers):
+            self._alarm(
+                f"{_pascal(watched.service)}Errors",
+                watched.function.metric_errors(period=PERIOD, statistic="Sum"),
+                f"The {watched.service} function failed an invocation: its input is retried, then kept in "
+                "its dead-letter queue.",
+            )
         self._alarm(
             "Quarantined",
-            self._metric(ValidatorMetrics.QUARANTINED, validator_service),
+            self._metric(ValidatorMetrics.QUARANTINED, validator.service),
             "Lineage events were quarantined: read quarantine/ in the archive for the reasons.",
         )
-        self._alarm(
-            "LineageGaps",
-            self._metric(BridgeMetrics.LINEAGE_GAPS, bridge_service),
-            "A platform job run left no lineage at all.",
-        )
+        if observers:
+            self._alarm(
+                "LineageGaps",
+                self._sum(BridgeMetrics.LINEAGE_GAPS, [o.service for o in observers]),
+                "A platform job run left no lineage at all: the lineage_gaps named query lists them.",
+            )
         for index, queue in enumerate(dead_letter_queues):
             self._alarm(
                 f"DeadLetters{index}",
@@ -93,6 +109,18 @@ class LineageAlarms(Construct):
             statistic="Sum",
         )
 
+    @classmethod
+    def _sum(cls, name: str, services: Sequence[str]) -> cloudwatch.IMetric:
+        """One metric summed over services. FILL: a service that counted nothing in a period adds 0,
+        where plain ``m0 + m1`` would have no value at all for that period."""
+        metrics = {f"m{index}": cls._metric(name, service) for index, service in enumerate(services)}
+        return cloudwatch.MathExpression(
+            expression=" + ".join(f"FILL({metric_id}, 0)" for metric_id in metrics),
+            using_metrics=metrics,
+            label=f"{name} ({', '.join(services)})",
+            period=PERIOD,
+        )
+
     def _alarm(self, name: str, metric: cloudwatch.IMetric, description: str) -> None:
         alarm = cloudwatch.Alarm(
             self,
@@ -106,3 +134,8 @@ class LineageAlarms(Construct):
         )
         alarm.add_alarm_action(actions.SnsAction(self.topic))
         self.alarms[name] = alarm
+
+
+def _pascal(service: str) -> str:
+    """``run_reconciler`` -> ``RunReconciler``: a service name as a construct id."""
+    return "".join(part.capitalize() for part in service.replace("-", "_").split("_"))

@@ -8,7 +8,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.alarms import LineageAlarms
+from infra.alarms import LineageAlarms, WatchedFunction
 from infra.archive import LineageArchive
 from infra.artifacts import LineageArtifacts
 from infra.config import SUBSCRIBE_ACCOUNT_POLICY, PlaneConfig
@@ -16,6 +16,7 @@ from infra.example import OrdersExample
 from infra.ingestion import VALIDATOR, LineageIngestion, allow_cloudwatch_logs
 from infra.lineage_lib_layer import LineageLibLayer, MissingArtifactsError
 from infra.query import LineageQueries
+from infra.reconciliation import GLUE_BRIDGE, RUN_RECONCILER, LineageReconciliation
 from infra.run_state_table import RunStateTable
 from lineage_lib import env
 
@@ -23,10 +24,11 @@ _LOCK_MODES = {"GOVERNANCE": s3.ObjectLockMode.GOVERNANCE, "COMPLIANCE": s3.Obje
 
 
 class LineagePlane(Construct):
-    """Archive, run state, ingestion, queries, alarms and artifacts, wired with least privilege.
+    """Archive, run state, ingestion, reconciliation, queries, alarms and artifacts, wired with least
+    privilege.
 
     Attributes: ``key`` (the plane's KMS key), ``archive``, ``run_state``, ``layer``, ``ingestion``,
-    ``queries``, ``alarms``, ``artifacts`` and, when configured, ``example``.
+    ``reconciliation``, ``queries``, ``alarms``, ``artifacts`` and, when configured, ``example``.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PlaneConfig) -> None:
@@ -83,6 +85,21 @@ class LineagePlane(Construct):
         validator = self.ingestion.validator
         self.archive.grant_append(validator.role)
         self.run_state.grant_apply(validator.role)
+        self.reconciliation = LineageReconciliation(
+            self,
+            "Reconciliation",
+            artifacts_dir=config.artifacts_dir,
+            layer=self.layer,
+            encryption_key=self.key,
+            archive=self.archive,
+            run_state=self.run_state,
+            log_retention=retention,
+            reconcile_every=Duration.minutes(config.reconcile_every_minutes),
+            silent_after=Duration.minutes(config.reconcile_silent_minutes),
+            max_run=Duration.minutes(config.reconcile_max_run_minutes),
+            datazone_domain_id=config.datazone_domain_id,
+        )
+        bridge, reconciler = self.reconciliation.bridge, self.reconciliation.reconciler
 
         self.queries = LineageQueries(
             self,
@@ -96,9 +113,12 @@ class LineagePlane(Construct):
             self,
             "Alarms",
             encryption_key=self.key,
-            validator=validator.function,
-            validator_service=VALIDATOR,
-            dead_letter_queues=[validator.failures],
+            validator=WatchedFunction(VALIDATOR, validator.function),
+            observers=[
+                WatchedFunction(GLUE_BRIDGE, bridge.function),
+                WatchedFunction(RUN_RECONCILER, reconciler.function),
+            ],
+            dead_letter_queues=[validator.failures, bridge.failures, reconciler.failures],
             email=config.alarm_email,
         )
         self._outputs()
@@ -121,6 +141,18 @@ class LineagePlane(Construct):
             "LineageLibLayerArn",
             value=self.layer.layer.layer_version_arn,
             description="Add this layer to a Lambda function to `import lineage_lib` in it",
+        )
+        CfnOutput(
+            self,
+            "GlueBridgeFunction",
+            value=self.reconciliation.bridge.function.function_name,
+            description="Turns Glue job run ends into observed lineage events",
+        )
+        CfnOutput(
+            self,
+            "RunReconcilerFunction",
+            value=self.reconciliation.reconciler.function.function_name,
+            description="Invoke it to sweep silent runs now, rather than at its next scheduled run",
         )
         CfnOutput(
             self, "AlarmTopic", value=self.alarms.topic.topic_arn, description="Subscribe to the alarms"

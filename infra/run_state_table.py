@@ -78,7 +78,7 @@ class RunStateTable(Construct):
     @property
     def index_arns(self) -> list[str]:
         """ARNs of the table's indexes, each by its name (a grant needs no ``index/*`` wildcard)."""
-        return [f"{self.table.table_arn}/index/{name}" for name, _, _ in INDEXES]
+        return [self.index_arn(name) for name, _, _ in INDEXES]
 
     def grant_apply(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` apply events to the run state as the validator does (read items, then
@@ -91,6 +91,23 @@ class RunStateTable(Construct):
             resource=self.table,
         )
         return items.combine(self.key.grant(grantee, *_KMS_APPLY_ACTIONS))
+
+    def index_arn(self, name: str) -> str:
+        """ARN of one of the table's indexes, by its name (one of the layout's)."""
+        if name not in {index for index, _, _ in INDEXES}:
+            raise ValueError(f"the run-state table has no index {name!r}")
+        return f"{self.table.table_arn}/index/{name}"
+
+    def grant_sweep(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` Query the index of running attempts, and nothing else of the table (what the
+        run reconciler reads: the attempts silent for too long; it writes through grant_apply)."""
+        query = iam.Grant.add_to_principal_or_resource(
+            grantee=grantee,
+            actions=["dynamodb:Query"],
+            resource_arns=[self.index_arn(Layout.ACTIVE_INDEX)],
+            resource=self.table,
+        )
+        return query.combine(self.key.grant_decrypt(grantee))
 
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` read items and query the table and its indexes (the CLI's questions)."""

@@ -66,12 +66,19 @@ def test_the_validator_runs_the_handler_on_the_layers_runtime_with_its_settings(
 
 
 def test_a_failed_batch_is_retried_then_kept_in_an_encrypted_queue(template: Any) -> None:
-    (config,) = resources(template, "AWS::Lambda::EventInvokeConfig").values()
-    assert config["Properties"]["MaximumRetryAttempts"] == 2
-    destination = config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
-    queue_id = destination["Fn::GetAtt"][0]
-    queue = resources(template, "AWS::SQS::Queue")[queue_id]
-    assert "KmsMasterKeyId" in queue["Properties"]
+    configs = resources(template, "AWS::Lambda::EventInvokeConfig").values()
+    functions = {  # the plane's own, from the function assets
+        name
+        for name, fn in resources(template, "AWS::Lambda::Function").items()
+        if fn["Properties"].get("Handler", "").startswith("lambdas.")
+    }
+    assert {c["Properties"]["FunctionName"]["Ref"] for c in configs} == functions
+    for config in configs:
+        assert config["Properties"]["MaximumRetryAttempts"] == 2
+        destination = config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+        queue_id = destination["Fn::GetAtt"][0]
+        queue = resources(template, "AWS::SQS::Queue")[queue_id]
+        assert "KmsMasterKeyId" in queue["Properties"]
 
 
 def test_the_validators_role_cannot_delete_and_names_every_s3_resource(template: Any) -> None:
@@ -107,7 +114,13 @@ def test_the_lineage_log_group_is_encrypted_and_retained(template: Any) -> None:
 
 def test_alarms_watch_errors_quarantine_gaps_and_dead_letters(template: Any) -> None:
     alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
-    names = {a.get("MetricName") for a in alarms}
+    # an alarm on one metric names it; an alarm on a sum (metric math) names those it sums
+    names = {a.get("MetricName") for a in alarms} | {
+        m["MetricStat"]["Metric"]["MetricName"]
+        for a in alarms
+        for m in a.get("Metrics", [])
+        if "MetricStat" in m
+    }
     assert {"Errors", ValidatorMetrics.QUARANTINED, BridgeMetrics.LINEAGE_GAPS} <= names
     assert "ApproximateNumberOfMessagesVisible" in names
     for alarm in alarms:
