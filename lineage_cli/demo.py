@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from lineage_cli import demo_plane
+from lineage_cli import demo_bridge, demo_plane
 from lineage_lib import contract, env
 from lineage_lib.contract import EventType, Field
 
@@ -118,16 +118,33 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             f"job script {job} not found; run the demo from a clone of lineage-plane or pass --job"
         )
     run_id = f"jr_demo{uuid.uuid4().hex[:12]}"
+    killed_id = f"jr_demo{uuid.uuid4().hex[:12]}"
     print("lineage-plane demo: the seed pipeline run as a Glue job, on this machine", file=out)
     print(f"  job: {job.relative_to(REPO) if job.is_relative_to(REPO) else job}", file=out)
     events: list[dict[str, Any]] = []
-    outputs: dict[str, list[str]] = {}
+    runs: list[demo_bridge.GlueJobRun] = []
     with tempfile.TemporaryDirectory(prefix="lineage-demo-") as tmp:
+        failure = "the warehouse is read-only"
         attempts = [
-            (run_id, ["--fail_after_read", "the warehouse is read-only"]),
-            (f"{run_id}_attempt_1", ["--output", str(Path(tmp) / "orders_daily.jsonl")]),
+            # (job run id, attempt, job arguments, how Glue ends it, Glue's error message)
+            (
+                run_id,
+                0,
+                ["--fail_after_read", failure],
+                "FAILED",
+                f"RuntimeError: simulated failure: {failure}",
+            ),
+            (
+                f"{run_id}_attempt_1",
+                1,
+                ["--output", str(Path(tmp) / "orders_daily.jsonl")],
+                "SUCCEEDED",
+                None,
+            ),
+            # killed by the platform mid-step (SIGKILL, as an out-of-memory kill): no terminal event
+            (killed_id, 0, ["--killed_after_read", "1"], "FAILED", "Command failed with exit code 137"),
         ]
-        for job_run_id, extra in attempts:
+        for job_run_id, attempt, extra, state, error in attempts:
             code, lines, stderr = run_job(
                 job, ["--JOB_NAME", "orders-daily", "--JOB_RUN_ID", job_run_id, *extra], Path(tmp)
             )
@@ -136,10 +153,23 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             if not found:
                 raise DemoError(f"the job emitted no lineage (exit code {code}):\n{stderr}")
             events.extend(found)
-            outputs[job_run_id] = lines
+            runs.append(
+                demo_bridge.GlueJobRun(
+                    "orders-daily", job_run_id, state, lines, attempt=attempt, first_run_id=run_id,
+                    error_message=error, event_delivered=job_run_id != killed_id,
+                )
+            )  # fmt: skip
+    # and a job that never imported lineage_lib: Glue ran it, it recorded nothing
+    export_id = f"jr_demo{uuid.uuid4().hex[:12]}"
+    runs.append(
+        demo_bridge.GlueJobRun(
+            "orders-export", export_id, "SUCCEEDED", ["exported 31 rows to s3://acme-exports/"]
+        )
+    )
+    print(f"  Glue run {export_id} of orders-export: no lineage_lib in that job, so no lineage", file=out)
     if args.events_out:
         args.events_out.write_text("".join(json.dumps(e) + "\n" for e in events))
         print(f"  events written to {args.events_out}", file=out)
     report(events, out)
-    demo_plane.run(outputs, out)
+    demo_plane.run(runs, out)
     return 0

@@ -5,7 +5,8 @@ stream per job run, with Glue's own lines around the lineage), beside a stream f
 whose lines cannot be accepted. The subscription's filter pattern selects the lines, the real
 validator handler receives them as subscription payloads (lineage_cli.local_plane), and the demo
 shows what landed in the S3 archive and the DynamoDB run state, then redelivers everything to show
-that a retry changes nothing.
+that a retry changes nothing. In between, Glue's own account of the runs joins their lineage
+(lineage_cli.demo_bridge: the Glue bridge and the run reconciler).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, TextIO
 
-from lineage_cli import local_plane
+from lineage_cli import demo_bridge, local_plane
+from lineage_cli.demo_bridge import GlueJobRun
 from lineage_lib.plane import (
     GLUE_OUTPUT_LOG_GROUP,
     SOURCE_FILTER_PATTERN,
@@ -41,18 +43,9 @@ OLD_PRODUCER_LINES: Final = (
 )
 
 
-def glue_output(job_run_id: str, lines: Sequence[str]) -> list[str]:
-    """A job run's output stream as Glue writes it: its own log lines around the job's."""
-    return [
-        f"Glue job {job_run_id} starting: Glue version 5.0, worker type G.1X",
-        "INFO GlueContext: catalog table analytics_db.orders_daily, schema_version 3 is the current one",
-        *lines,
-        f"Glue job {job_run_id} finished",
-    ]
-
-
-def run(job_outputs: Mapping[str, Sequence[str]], out: TextIO) -> dict[str, int]:
-    """Ingest the jobs' output (job run id → its lines) on a local plane and report; the totals."""
+def run(runs: Sequence[GlueJobRun], out: TextIO) -> dict[str, int]:
+    """Ingest the runs' output on a local plane, join Glue's account of them, and report; the totals
+    (the validator's first delivery, and the bridge's and reconciler's metrics)."""
     try:
         import boto3
         from moto import mock_aws
@@ -65,21 +58,24 @@ def run(job_outputs: Mapping[str, Sequence[str]], out: TextIO) -> dict[str, int]
         s3 = boto3.client("s3", region_name=region)
         dynamodb = boto3.client("dynamodb", region_name=region)
         logs = boto3.client("logs", region_name=region)
+        glue = boto3.client("glue", region_name=region)
         plane_env = local_plane.provision(s3=s3, dynamodb=dynamodb, bucket=BUCKET, table=TABLE, region=region)
         from lambdas.validator import handler
 
         with local_plane.environment(plane_env):
             handler.validator.cache_clear()  # settings are read once: read this plane's
             try:
-                return _ingest_and_report(job_outputs, handler, s3=s3, dynamodb=dynamodb, logs=logs, out=out)
+                return _ingest_and_report(
+                    runs, handler, s3=s3, dynamodb=dynamodb, logs=logs, glue=glue, out=out
+                )
             finally:
                 handler.validator.cache_clear()
 
 
 def _ingest_and_report(
-    job_outputs: Mapping[str, Sequence[str]], handler: Any, *, s3: Any, dynamodb: Any, logs: Any, out: TextIO
+    runs: Sequence[GlueJobRun], handler: Any, *, s3: Any, dynamodb: Any, logs: Any, glue: Any, out: TextIO
 ) -> dict[str, int]:
-    streams = {run_id: glue_output(run_id, lines) for run_id, lines in job_outputs.items()}
+    streams = demo_bridge.glue_log_streams(runs)
     streams[OLD_PRODUCER_STREAM] = list(OLD_PRODUCER_LINES)
     written = _write_log_group(logs, streams)
     print("\nThe local plane (moto, in this process): CloudWatch Logs, S3, DynamoDB", file=out)
@@ -98,6 +94,7 @@ def _ingest_and_report(
         file=out,
     )
     print(f"  metrics (EMF): {', '.join(f'{k}={v:g}' for k, v in sorted(metrics.items()))}", file=out)
+    observed = demo_bridge.reconcile(runs, glue, out)
     _report_archive(s3, out)
     _report_runs(dynamodb, out)
 
@@ -108,7 +105,7 @@ def _ingest_and_report(
         "applied to the run state (unchanged).",
         file=out,
     )
-    return dict(first)
+    return {**first, **observed}
 
 
 def _write_log_group(logs: Any, streams: Mapping[str, Sequence[str]]) -> int:
@@ -169,12 +166,15 @@ def _report_runs(dynamodb: Any, out: TextIO) -> None:
     print(f"\nRun state (DynamoDB table {TABLE}): one item per attempt and per step", file=out)
     for item in sorted(items, key=lambda i: (i[t.PK]["S"], i[t.SK]["S"])):
         what = item[t.STEP]["S"] if t.STEP in item else f"attempt {item[t.ATTEMPT]['N']}"
-        error = item.get(t.ERROR, {}).get("M", {})
+        error = item.get(t.ERROR, item.get(t.PLATFORM_ERROR, {})).get("M", {})
         why = f"  ({error['type']['S']}: {error['message']['S']})" if error else ""
+        glue = ""
+        if t.PLATFORM_STATE in item:
+            glue = f"  Glue {item[t.PLATFORM_STATE]['S']}, {item[t.RECONCILIATION]['S']}"
         print(
-            f"  {item[t.PIPELINE_ID]['S']} {item[t.RUN_ID]['S']} {what:<20} {item[t.STATUS]['S']:<9} "
+            f"  {item[t.PIPELINE_ID]['S']} {item[t.RUN_ID]['S']} {what:<20} {item[t.STATUS]['S']:<10} "
             f"events {item[t.EVENT_COUNT]['N']:>2}, reads {item[t.READ_COUNT]['N']}, "
-            f"writes {item[t.WRITE_COUNT]['N']}{why}",
+            f"writes {item[t.WRITE_COUNT]['N']}{glue}{why}",
             file=out,
         )
     print(f"  active runs (index {t.ACTIVE_INDEX}): {len(active)}", file=out)

@@ -27,6 +27,7 @@ def record_run(
     attempt: int = 0,
     retry_of: str | None = None,
     first_run_id: str | None = None,
+    job_run_id: str | None = None,
     error_message: str | None = None,
     arguments: Mapping[str, str] | None = None,
     account: str = DEFAULT_ACCOUNT_ID,
@@ -34,13 +35,16 @@ def record_run(
     """A run of ``job_name`` that ended in ``state`` (RUNNING: not ended); its JobRunId.
 
     A retry (``attempt`` > 0) names the run it retries (``retry_of``) and the first attempt's id
-    (``first_run_id``), from which Glue names it.
+    (``first_run_id``), from which Glue names it. ``job_run_id`` names the run instead (the local
+    plane's jobs ran before moto's Glue existed, under ids of their own).
     """
     run_id = glue.start_job_run(
         JobName=job_name, Arguments=dict(arguments or {}), **({"JobRunId": retry_of} if retry_of else {})
     )["JobRunId"]
     run = glue_backends[account][glue.meta.region_name].jobs[job_name].get_job_run(run_id)
-    if attempt:
+    if job_run_id:
+        run.job_run_id = job_run_id
+    elif attempt:
         run.job_run_id = f"{first_run_id or retry_of}_attempt_{attempt}"
     run.status = state
     ended = state != "RUNNING"

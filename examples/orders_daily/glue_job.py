@@ -16,6 +16,8 @@ Run locally: python examples/orders_daily/glue_job.py [--input F --output F]
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
         step.read(RAW.with_schema(fields=["order_id", "order_ts", "order_total"]), records=read)
         if args.get("fail_after_read"):  # lets the demo and the tests show a failed run
             raise RuntimeError(f"simulated failure: {args['fail_after_read']}")
+        if args.get("killed_after_read"):  # ... and a run the platform killed (an out-of-memory kill):
+            os.kill(os.getpid(), signal.SIGKILL)  # nothing survives SIGKILL, no terminal event either
         step.write(DAILY, records=written, columns=COLUMNS)
 
 

@@ -77,21 +77,37 @@ def test_demo_shows_both_attempts_and_the_column_lineage(tmp_path: Path) -> None
     assert "attempt 1: RUN_COMPLETE" in text
     assert "analytics_db.orders_daily.revenue" in text
     assert "raw_db.orders_raw.order_total  (rename)" in text
-    assert len(events_file.read_text().splitlines()) == 11
+    # 11 events of the two attempts, and 3 of the run killed mid-step (no terminal event)
+    assert len(events_file.read_text().splitlines()) == 14
 
 
 def test_demo_runs_the_ingestion_path_and_accounts_for_every_delivered_line(tmp_path: Path) -> None:
     out = io.StringIO()
     assert demo.run(demo_args(), out) == 0
     text = out.getvalue()
-    # 11 events of the two attempts archived; the old producer's two lines quarantined; Glue's two
-    # catalog lines that mention schema_version passed the filter but are not lineage.
-    assert "validator: 11 archived, 2 quarantined, 2 ignored (received 15 = 11 + 2 + 2)" in text
+    # 14 events of the three orders-daily runs archived; the old producer's two lines quarantined;
+    # Glue's catalog line that mentions schema_version, in each of the four runs' streams, passed the
+    # filter but is not lineage.
+    assert "validator: 14 archived, 2 quarantined, 4 ignored (received 20 = 14 + 2 + 4)" in text
     assert "EventsQuarantined=2" in text
     assert "1 invalid_json, 1 unknown_schema_version" in text
-    assert re.search(r"attempt 0 +FAILED .*simulated failure", text)
-    assert re.search(r"attempt 1 +COMPLETE", text)
-    assert "0 new objects, 3 already present, 11 events already applied" in text
+    assert re.search(r"attempt 0 +FAILED .*Glue FAILED, consistent .*simulated failure", text)
+    assert re.search(r"attempt 1 +COMPLETE .*Glue SUCCEEDED, consistent", text)
+    assert "0 new objects, 4 already present, 14 events already applied" in text
+
+
+def test_demo_joins_glue_s_account_and_shows_the_incomplete_run_and_the_lineage_gap(tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert demo.run(demo_args(), out) == 0
+    text = out.getvalue()
+    assert re.search(r"orders-export jr_\w+ attempt 0: Glue SUCCEEDED -> LINEAGE GAP", text)
+    assert "its state-change event was lost" in text
+    assert "Run reconciler, an hour later (a schedule): 1 attempt silent" in text
+    assert re.search(r"attempt 0 +INCOMPLETE .*Glue FAILED, incomplete .*exit code 137", text)
+    assert re.search(r"orders-export jr_\w+ attempt 0 +INCOMPLETE .*Glue SUCCEEDED, gap", text)
+    assert "LineageGaps=1" in text
+    assert "IncompleteRuns=1" in text
+    assert "active runs (index active-runs): 0" in text
 
 
 def test_demo_leaves_no_plane_settings_behind() -> None:
