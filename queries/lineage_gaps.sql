@@ -9,14 +9,13 @@
 --     --query-string file://queries/lineage_gaps.sql
 --     --execution-parameters "'2026-11-15'" "'2026-11-21'"
 --
--- Notes: a placeholder until the Glue bridge (which reports platform runs that left no lineage,
--- metric LineageGaps) writes its own events. It needs nothing the contract does not already have;
--- gap_kind is one of:
---   tagged: an event of the attempt carries the tag lineage_gap (its value says why);
---   observed_only: no event came from lineage_lib itself, only from an observer of the run (the
---     bridge): the job ran without recording lineage;
---   no_datasets: the attempt completed (RUN_COMPLETE) without one READ, WRITE or TRANSFORM.
--- Once the bridge's producer name and tags are settled, match them here. Each event_id counts once.
+-- Notes: events the plane's observers wrote (the Glue bridge, the run reconciler, DataZone) carry the
+-- tag observed_by; every other event came from the job itself (lineage_lib). gap_kind is one of:
+--   gap: the platform ran the attempt and not one event came from the job (metric LineageGaps);
+--   incomplete: the platform says the attempt ended, and the job's lineage has no terminal event;
+--   no_datasets: the job's lineage completed (RUN_COMPLETE) without one READ, WRITE or TRANSFORM.
+-- platform_state is how the platform says the attempt ended (SUCCEEDED, FAILED, TIMEOUT, STOPPED,
+-- ERROR; NOT_FOUND or EXPIRED when the run reconciler closed it). Each event_id counts once.
 WITH deduped AS (
     SELECT
         event_id,
@@ -25,8 +24,8 @@ WITH deduped AS (
         pipeline_id,
         run_id,
         attempt,
-        producer,
-        tags,
+        element_at(tags, 'observed_by') AS observed_by,
+        element_at(tags, 'platform_state') AS platform_state,
         row_number() OVER (PARTITION BY event_id ORDER BY ingest.log_timestamp) AS delivery
     FROM events_all_pipelines
     WHERE event_date BETWEEN ? AND ?
@@ -39,12 +38,12 @@ attempts AS (
         attempt,
         min(from_iso8601_timestamp(event_time)) AS first_event_at,
         max(from_iso8601_timestamp(event_time)) AS last_event_at,
-        count(*) AS events,
-        count_if(event_type IN ('READ', 'WRITE', 'TRANSFORM')) AS operations,
-        count_if(event_type = 'RUN_COMPLETE') AS completions,
-        count_if(producer.name = 'lineage_lib') AS from_lineage_lib,
-        array_sort(array_agg(DISTINCT producer.name)) AS producers,
-        max(element_at(tags, 'lineage_gap')) AS gap_tag
+        count_if(observed_by IS NULL) AS own_events,
+        count_if(observed_by IS NULL AND event_type IN ('READ', 'WRITE', 'TRANSFORM')) AS operations,
+        count_if(observed_by IS NULL AND event_type = 'RUN_COMPLETE') AS completions,
+        count_if(observed_by IS NULL AND event_type IN ('RUN_COMPLETE', 'RUN_FAIL', 'RUN_ABORT')) AS own_ends,
+        max(platform_state) AS platform_state,
+        array_sort(array_agg(DISTINCT observed_by) FILTER (WHERE observed_by IS NOT NULL)) AS observers
     FROM deduped
     WHERE delivery = 1
     GROUP BY pipeline_id, run_id, attempt
@@ -55,17 +54,17 @@ SELECT
     run_id,
     attempt,
     CASE
-        WHEN gap_tag IS NOT NULL THEN 'tagged'
-        WHEN from_lineage_lib = 0 THEN 'observed_only'
+        WHEN own_events = 0 THEN 'gap'
+        WHEN platform_state IS NOT NULL AND own_ends = 0 THEN 'incomplete'
         ELSE 'no_datasets'
     END AS gap_kind,
-    gap_tag,
-    producers,
-    events,
+    platform_state,
+    observers,
+    own_events,
     first_event_at,
     last_event_at
 FROM attempts
-WHERE gap_tag IS NOT NULL
-   OR from_lineage_lib = 0
+WHERE own_events = 0
+   OR (platform_state IS NOT NULL AND own_ends = 0)
    OR (completions > 0 AND operations = 0)
 ORDER BY last_event_at DESC, pipeline_id, run_id, attempt

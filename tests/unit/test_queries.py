@@ -15,8 +15,7 @@ from sqlglot.optimizer.qualify import qualify
 from infra import athena_schema
 from infra.athena_schema import SavedQuery
 from lineage_lib.contract import EventType
-from lineage_lib.plane import Archive
-from lineage_lib.version import PRODUCER_NAME
+from lineage_lib.plane import Archive, ObservedTag
 from tests.unit.test_athena_schema import parse_hive_type
 
 QUERIES = athena_schema.saved_queries()
@@ -197,9 +196,24 @@ def test_event_types_named_are_the_contracts(query: SavedQuery) -> None:
             assert literals <= known, literals - known
 
 
+def tags_read(query: SavedQuery) -> set[str]:
+    """The keys of ``tags`` a query reads (``element_at(tags, 'key')``, parsed as a Bracket)."""
+    return {
+        literal.this
+        for bracket in parsed(query).find_all(exp.Bracket)
+        if isinstance(bracket.this, exp.Column) and bracket.this.name == "tags"
+        for literal in bracket.expressions
+        if isinstance(literal, exp.Literal) and literal.is_string
+    }
+
+
 @pytest.mark.parametrize("query", QUERIES, ids=by_name)
-def test_the_producer_named_is_lineage_libs(query: SavedQuery) -> None:
-    for dot in parsed(query).find_all(exp.Dot, exp.Column):
-        if dot.sql("trino").lower() != "producer.name" or not isinstance(dot.parent, exp.EQ):
-            continue
-        assert {lit.this for lit in dot.parent.find_all(exp.Literal)} == {PRODUCER_NAME}
+def test_the_tags_read_are_the_ones_the_plane_s_observers_write(query: SavedQuery) -> None:
+    known = {v for k, v in vars(ObservedTag).items() if k.isupper() and isinstance(v, str)}
+    assert tags_read(query) <= known, tags_read(query) - known
+
+
+def test_the_gap_and_incomplete_questions_read_the_observers_tags() -> None:
+    by_file = {query.name: query for query in QUERIES}
+    for name in ("lineage_gaps", "incomplete_runs"):
+        assert tags_read(by_file[name]) == {ObservedTag.OBSERVED_BY, ObservedTag.PLATFORM_STATE}
