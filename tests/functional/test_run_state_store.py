@@ -111,7 +111,7 @@ def test_a_writer_that_commits_between_read_and_write_loses_nothing(
     if theirs is mine:  # a batch redelivered to another environment at the same time
         assert result == ApplyResult(applied=0, duplicates=1, requests=3)
     else:  # read, cancelled (stale versions), read the stale items again, commit
-        assert result == ApplyResult(applied=1, duplicates=0, requests=4)
+        assert result == ApplyResult(applied=1, duplicates=0, requests=4, applied_ids={mine[Field.EVENT_ID]})
     assert_state_is_the_fold_of(dynamodb, [*seed, mine, theirs])
     attempt = run_items(dynamodb)[(run_pk(mine[Field.PIPELINE_ID], mine[Field.RUN_ID]), attempt_sk(1))]
     assert attempt[T.READ_COUNT] == len({mine[Field.EVENT_ID], theirs[Field.EVENT_ID]})

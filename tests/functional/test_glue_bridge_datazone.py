@@ -1,0 +1,87 @@
+"""The Glue bridge with a DataZone domain: Glue's own OpenLineage events archived beside its account.
+
+Glue, S3 and DynamoDB are moto's; DataZone (which moto lacks) is a real boto3 client answered by
+botocore's Stubber from recorded-shape responses (tests/events/datazone/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from lambdas.glue_bridge import handler as bridge_handler
+from lambdas.glue_bridge.datazone import DataZoneLineage
+from lineage_lib import contract
+from lineage_lib.plane import ObservedTag, Observer, PlatformState, Reconciliation, RunStateTable
+from tests.functional.bridge_support import ACCOUNT, BridgePlane, bridge_plane, state_change
+from tests.unit.test_datazone import DOMAIN, ENDED, JOB, JOB_RUN_ID, ORDERS_DAILY, ORDERS_RAW, STARTED, stub_run
+
+T = RunStateTable
+
+
+@pytest.fixture
+def bp() -> Iterator[BridgePlane]:
+    with bridge_plane() as plane:
+        plane.job(JOB)
+        yield plane
+
+
+@pytest.fixture
+def datazone() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client(
+        "datazone", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def with_datazone(client: Any) -> None:
+    """The bridge of the function's execution environment, reading this DataZone domain."""
+    bridge_handler.bridge(ACCOUNT).platform_lineage = DataZoneLineage(client, DOMAIN, account=ACCOUNT)
+
+
+def test_glue_s_openlineage_events_are_archived_as_platform_observed_lineage(
+    bp: BridgePlane, datazone: tuple[Any, Stubber]
+) -> None:
+    client, stubber = datazone
+    bp.run(JOB, PlatformState.SUCCEEDED, started_on=STARTED, duration=ENDED - STARTED, job_run_id=JOB_RUN_ID)
+    with_datazone(client)
+    stub_run(stubber)
+
+    result = bp.bridge(state_change(JOB, JOB_RUN_ID, PlatformState.SUCCEEDED))
+
+    assert result["platform_lineage_events"] > 0
+    assert result["events_quarantined"] == 0
+    lines = bp.observed_lines()
+    from_datazone = [line for line in lines if line["tags"][ObservedTag.OBSERVED_BY] == Observer.DATAZONE]
+    assert len(from_datazone) == result["platform_lineage_events"] == len(lines) - 1
+    for line in lines:
+        line.pop("ingest")
+        contract.validate(line)
+    item = bp.attempt(JOB, JOB_RUN_ID, 0)
+    assert ORDERS_RAW in item[T.INPUTS]
+    assert ORDERS_DAILY in item[T.OUTPUTS]
+    # lineage Glue recorded is the platform's, not the job's: without lineage_lib the run is a gap
+    assert item[T.RECONCILIATION] == Reconciliation.GAP
+
+
+def test_reading_the_same_run_again_changes_nothing(bp: BridgePlane, datazone: tuple[Any, Stubber]) -> None:
+    client, stubber = datazone
+    bp.run(JOB, PlatformState.SUCCEEDED, started_on=STARTED, duration=ENDED - STARTED, job_run_id=JOB_RUN_ID)
+    with_datazone(client)
+    event = state_change(JOB, JOB_RUN_ID, PlatformState.SUCCEEDED)
+    stub_run(stubber)
+    bp.bridge(event)
+    scan, archive = bp.plane.scan(), bp.plane.archive_text()
+
+    stub_run(stubber)
+    again = bp.bridge(event)
+
+    assert again["new"] is False
+    assert again["events_duplicates"] == again["events_archived"]
+    assert (bp.plane.scan(), bp.plane.archive_text()) == (scan, archive)
