@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.glue.models import glue_backends
 
 
@@ -50,7 +50,7 @@ def record_run(
     ended = state != "RUNNING"
     run.started_on = started_on
     run.modified_on = started_on + (duration if ended else timedelta(0))
-    run.completed_on = started_on + duration if ended else None
+    run.completed_on = started_on + duration if ended else None  # type: ignore[assignment]
     described = run.as_dict
 
     def as_dict() -> dict[str, Any]:
@@ -65,5 +65,5 @@ def record_run(
             fields["ErrorMessage"] = error_message
         return fields
 
-    run.as_dict = as_dict
+    run.as_dict = as_dict  # type: ignore[method-assign]  # moto's own run, described as Glue would
     return str(run.job_run_id)
