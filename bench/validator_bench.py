@@ -58,8 +58,8 @@ sys.path.insert(0, str(REPO))
 
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent  # noqa: E402
 
-from lambdas.validator.handler import delivery_of  # noqa: E402
 from lambdas.common.ingest import Counts, Delivery, Outcome, ingest  # noqa: E402
+from lambdas.validator.handler import delivery_of  # noqa: E402
 from lineage_cli.local_plane import subscription_payload  # noqa: E402
 from lineage_lib import (  # noqa: E402
     ColumnLineage,

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from lambdas.common.archive import ArchiveWriter
 from lambdas.common.errors import ArchiveWriteError
 from lambdas.common.run_state import fold
+from lambdas.common.service import Validator
 from lambdas.common.state_store import RunStateStore
 from lambdas.validator import handler
-from lambdas.common.service import Validator
 from lineage_cli.local_plane import (
     LOCAL_REGION,
 )

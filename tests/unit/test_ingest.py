@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lineage_lib as lineage
-from lambdas.common.run_state import state_view
 from lambdas.common.ingest import Delivery, LogEvent, Outcome, batch_id_of, ingest
+from lambdas.common.run_state import state_view
 from lineage_lib import contract
 from lineage_lib.plane import (
     Archive,
