@@ -72,8 +72,12 @@ def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     change = GlueStateChange.from_event(
         event.detail, time=event.time, account=event.account, region=event.region
     )
-    observation = bridge(event.account).on_state_change(change)
-    record(observation)
+    glue_bridge = bridge(event.account)
+    observation = glue_bridge.on_state_change(change)
+    record(observation)  # before DataZone is read: a refusal there must not lose these counts
+    read = glue_bridge.add_platform_lineage(observation)
+    metrics.add_metric(name=BridgeMetrics.LINEAGE_EVENTS_READ, unit=MetricUnit.Count, value=read)
+    logger.info("glue run observed", extra=observation.summary())
     return observation.summary()
 
 
@@ -84,13 +88,7 @@ def record(observation: Observation) -> None:
         metric = VERDICT_METRICS.get(observation.verdict or "")
         if metric is not None:
             metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
-        if observation.platform_lineage_events:
-            metrics.add_metric(
-                name=BridgeMetrics.LINEAGE_EVENTS_READ,
-                unit=MetricUnit.Count,
-                value=observation.platform_lineage_events,
-            )
     if not observation.found:
         metrics.add_metric(name=BridgeMetrics.RUNS_NOT_FOUND, unit=MetricUnit.Count, value=1)
-    level = logger.warning if observation.verdict in VERDICT_METRICS else logger.info
-    level("glue run observed", extra=observation.summary())
+    if observation.new and observation.verdict in VERDICT_METRICS:
+        logger.warning("glue run's lineage is %s", observation.verdict, extra=observation.summary())

@@ -55,6 +55,7 @@ class Observation:
     found: bool = True  # False: Glue had no record of the run
     platform_lineage_events: int = 0
     report: Report | None = None
+    run: GlueRun | None = None  # Glue's account, as read
 
     def summary(self) -> dict[str, Any]:
         counts = self.report.summary() if self.report else {}
@@ -111,28 +112,10 @@ class GlueBridge:
         key = run.key
         verdict = self.verdict(key, PlatformState.STATUS[run.state])
         event = glue_run_event(run, observer=observer, region=self.region, ended_at=ended_at, verdict=verdict)
-        events = [event]
-        if self.platform_lineage is not None and run.started_on is not None:
-            events += self.platform_lineage.events_for(
-                key=key,
-                job_name=run.job_name,
-                job_run_id=run.job_run_id,
-                started=run.started_on,
-                ended=run.completed_on or ended_at,
-                region=self.region,
-            )
         # One source for a Glue run's end whoever observed it: the bridge's delivery and the reconciler's
         # make the same batch, so the archive keeps the first one's object and never both.
-        delivery = observed_delivery(
-            events, observer=Observer.GLUE_BRIDGE, account=self.account, stream=run.job_run_id
-        )
-        report = self.validator.process(delivery)
-        if report.outcome.counts.quarantined:
-            logger.error(
-                "an observed event failed validation and was quarantined: a bug of the bridge",
-                extra={"reasons": dict(report.outcome.reasons), "job_run_id": run.job_run_id},
-            )
-        observation = Observation(
+        report = self._process([event], stream=run.job_run_id)
+        return Observation(
             job_name=run.job_name,
             job_run_id=run.job_run_id,
             state=run.state,
@@ -140,10 +123,41 @@ class GlueBridge:
             verdict=verdict,
             new=event[Field.EVENT_ID] in report.applied_ids,
             found=found,
-            platform_lineage_events=len(events) - 1,
             report=report,
+            run=run,
         )
-        return observation
+
+    def add_platform_lineage(self, observation: Observation) -> int:
+        """Archive the lineage the platform recorded for the observed run (DataZone), after its end is
+        recorded, so that a refusal (a typed error: what to grant, what to set) fails the invocation
+        for a retry without holding Glue's account back; how many events were read."""
+        run = observation.run
+        if self.platform_lineage is None or run is None or run.started_on is None or observation.key is None:
+            return 0
+        events = self.platform_lineage.events_for(
+            key=observation.key,
+            job_name=run.job_name,
+            job_run_id=run.job_run_id,
+            started=run.started_on,
+            ended=run.completed_on or run.started_on,
+            region=self.region,
+        )
+        if events:
+            self._process(events, stream=f"{run.job_run_id}/{Observer.DATAZONE}")
+        observation.platform_lineage_events = len(events)
+        return len(events)
+
+    def _process(self, events: list[dict[str, Any]], *, stream: str) -> Report:
+        delivery = observed_delivery(
+            events, observer=Observer.GLUE_BRIDGE, account=self.account, stream=stream
+        )
+        report = self.validator.process(delivery)
+        if report.outcome.counts.quarantined:
+            logger.error(
+                "an observed event failed validation and was quarantined: a bug of the bridge",
+                extra={"reasons": dict(report.outcome.reasons), "stream": stream},
+            )
+        return report
 
     def verdict(self, key: RunKey, platform_status: str) -> str:
         """The reconciliation as the run state stands now (before Glue's account is added)."""

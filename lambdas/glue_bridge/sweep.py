@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from lambdas.common.errors import PlaneError
 from lambdas.common.run_state import Progress
 from lambdas.common.service import Validator, observed_delivery
 from lambdas.common.state_store import RunStateStore
@@ -96,6 +97,10 @@ class RunReconciler:
                 return
             observation = self.bridge.record(run, ended_at=now, observer=Observer.RUN_RECONCILER)
             report.closed.append(observation)
+            try:
+                self.bridge.add_platform_lineage(observation)
+            except PlaneError as err:  # one run's DataZone refusal must not stop the sweep
+                logger.error(str(err), extra={"job_run_id": job_run_id})
             return
         limit = LAMBDA_MAX_RUN if platform == Platform.LAMBDA else self.max_run
         last = _moment(progress.last_event_time)

@@ -17,8 +17,8 @@ from lineage_lib.plane import (
     RunStateTable,
     RunStatus,
 )
-from tests.functional.bridge_support import BridgePlane, bridge_plane, state_change
-from tests.functional.validator_support import completed_glue_run, crashed_glue_run, emf_metrics
+from tests.functional.bridge_support import BridgePlane, bridge_plane, metric_total, state_change
+from tests.functional.validator_support import completed_glue_run, crashed_glue_run
 
 T = RunStateTable
 JOB = "orders-daily"
@@ -29,15 +29,6 @@ def bp() -> Iterator[BridgePlane]:
     with bridge_plane() as plane:
         plane.job(JOB)
         yield plane
-
-
-def metric_total(stdout: str, name: str) -> float:
-    """The sum of a metric over the EMF records printed (Powertools writes a value or a list)."""
-    total = 0.0
-    for record in emf_metrics(stdout):
-        value = record.get(name, 0)
-        total += sum(value) if isinstance(value, list) else value
-    return total
 
 
 def gaps_counted(stdout: str) -> float:

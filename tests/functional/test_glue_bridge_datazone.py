@@ -14,11 +14,27 @@ import pytest
 from botocore.stub import Stubber
 
 from lambdas.glue_bridge import handler as bridge_handler
-from lambdas.glue_bridge.datazone import DataZoneLineage
+from lambdas.glue_bridge.datazone import DataZoneAccessError, DataZoneLineage
 from lineage_lib import contract
-from lineage_lib.plane import ObservedTag, Observer, PlatformState, Reconciliation, RunStateTable
-from tests.functional.bridge_support import ACCOUNT, BridgePlane, bridge_plane, state_change
-from tests.unit.test_datazone import DOMAIN, ENDED, JOB, JOB_RUN_ID, ORDERS_DAILY, ORDERS_RAW, STARTED, stub_run
+from lineage_lib.plane import (
+    BridgeMetrics,
+    ObservedTag,
+    Observer,
+    PlatformState,
+    Reconciliation,
+    RunStateTable,
+)
+from tests.functional.bridge_support import ACCOUNT, BridgePlane, bridge_plane, metric_total, state_change
+from tests.unit.test_datazone import (
+    DOMAIN,
+    ENDED,
+    JOB,
+    JOB_RUN_ID,
+    ORDERS_DAILY,
+    ORDERS_RAW,
+    STARTED,
+    stub_run,
+)
 
 T = RunStateTable
 
@@ -85,3 +101,24 @@ def test_reading_the_same_run_again_changes_nothing(bp: BridgePlane, datazone: t
     assert again["new"] is False
     assert again["events_duplicates"] == again["events_archived"]
     assert (bp.plane.scan(), bp.plane.archive_text()) == (scan, archive)
+
+
+def test_a_refused_domain_fails_the_invocation_after_glue_s_account_is_recorded(
+    bp: BridgePlane, datazone: tuple[Any, Stubber], capsys: pytest.CaptureFixture[str]
+) -> None:
+    client, stubber = datazone
+    bp.run(JOB, PlatformState.SUCCEEDED, started_on=STARTED, duration=ENDED - STARTED, job_run_id=JOB_RUN_ID)
+    with_datazone(client)
+    event = state_change(JOB, JOB_RUN_ID, PlatformState.SUCCEEDED)
+    stubber.add_client_error("list_lineage_events", "AccessDeniedException", "not authorized")
+
+    with pytest.raises(DataZoneAccessError, match="grant the function's role datazone:ListLineageEvents"):
+        bp.bridge(event)  # Lambda retries the event, then keeps it in the failure queue for a re-drive
+
+    assert bp.attempt(JOB, JOB_RUN_ID, 0)[T.RECONCILIATION] == Reconciliation.GAP  # recorded, and counted
+    assert metric_total(capsys.readouterr().out, BridgeMetrics.LINEAGE_GAPS) == 1
+    stub_run(stubber)  # the permission granted: the retry reads DataZone, and does not count the gap twice
+    retried = bp.bridge(event)
+    assert retried["new"] is False
+    assert retried["platform_lineage_events"] > 0
+    assert metric_total(capsys.readouterr().out, BridgeMetrics.LINEAGE_GAPS) == 0
