@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "schemas" / "lineage-event"
@@ -48,3 +51,15 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("artifacts")
     build.build_all(out)
     return out
+
+
+@pytest.fixture
+def datazone() -> Iterator[tuple[Any, Stubber]]:
+    """A real boto3 DataZone client answered by botocore's Stubber (moto has no DataZone), and the
+    stubber; every response queued must have been asked for."""
+    client = boto3.client(
+        "datazone", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -44,16 +43,6 @@ def bp() -> Iterator[BridgePlane]:
     with bridge_plane() as plane:
         plane.job(JOB)
         yield plane
-
-
-@pytest.fixture
-def datazone() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client(
-        "datazone", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 def with_datazone(client: Any) -> None:

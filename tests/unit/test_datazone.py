@@ -14,7 +14,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
@@ -65,16 +64,6 @@ def recorded_event(event_id: str) -> dict[str, Any]:
     response = json.loads((EVENTS / "get-lineage-event" / f"{event_id}.json").read_text())
     body = json.dumps(response.pop("event")).encode()
     return {**_timestamps(response), "event": StreamingBody(io.BytesIO(body), len(body))}
-
-
-@pytest.fixture
-def datazone() -> Any:
-    client = boto3.client(
-        "datazone", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 def stub_run(stubber: Stubber) -> None:
