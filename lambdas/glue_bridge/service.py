@@ -10,6 +10,7 @@ it saw. A replayed state-change event builds the same event, which changes nothi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -97,7 +98,7 @@ class GlueBridge:
             logger.error(str(err), extra={"job_name": change.job_name, "job_run_id": change.job_run_id})
             return self.record(change.as_run(), ended_at=change.time, found=False)
         if run.state not in PlatformState.GLUE_TERMINAL:  # the event and the API disagree: trust the event
-            run = GlueRun(**{**run.__dict__, "state": change.state, "completed_on": run.completed_on})
+            run = dataclasses.replace(run, state=change.state)
         return self.record(run, ended_at=change.time)
 
     def record(
