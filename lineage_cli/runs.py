@@ -31,11 +31,12 @@ from typing import Any, Final, TextIO
 
 from lineage_cli.exits import EXIT_OK, EXIT_USAGE
 from lineage_cli.progress import Progress, ProgressCallback
+from lineage_lib import env
 from lineage_lib.contract import Field
 from lineage_lib.plane import Reconciliation, RunStateTable, RunStatus
 
 T = RunStateTable
-TABLE_ENV: Final = "LINEAGE_RUN_STATE_TABLE"
+TABLE_ENV: Final = env.CLI_RUN_STATE_TABLE
 DEFAULT_LIMIT: Final = 50
 STATUS_ORDER: Final = (
     RunStatus.RUNNING, RunStatus.COMPLETE, RunStatus.FAILED, RunStatus.ABORTED, RunStatus.INCOMPLETE
@@ -62,7 +63,7 @@ _EPILOG: Final = f"""examples:
   lineage runs --table lineage-run-state
       counts per status and per verdict, and the active attempts
   lineage runs --active --format json | jq '.[] | select(.silent_minutes > 60)'
-  LINEAGE_RUN_STATE_TABLE=lineage-run-state lineage runs --pipeline orders-daily --limit 10
+  {TABLE_ENV}=lineage-run-state lineage runs --pipeline orders-daily --limit 10
   lineage runs --gaps --region eu-west-1
 
 --active and --pipeline each Query an index of the table; the summary, --incomplete, --failed and

@@ -38,6 +38,9 @@ OWN_SETTINGS: Final[tuple[str, ...]] = (
     HANDLE_SIGNALS,
 )
 
+# The lineage CLI's settings (not lineage_lib's: jobs never read them).
+CLI_RUN_STATE_TABLE: Final = "LINEAGE_RUN_STATE_TABLE"  # `lineage runs`: the run-state table's name
+
 # What the platforms set, read to detect where the job runs.
 AWS_REGION: Final = "AWS_REGION"
 AWS_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"

@@ -50,6 +50,7 @@ def test_there_is_one_query_per_question() -> None:
         "lineage_gaps",
         "schema_versions_per_dataset",
         "quarantined_by_reason",
+        "lineage_edges",
     }
 
 
