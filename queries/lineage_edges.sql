@@ -25,7 +25,7 @@
 -- else RUNNING. A column edge's source schema version is the one its step read. Self-edges (a job
 -- reading and writing one table) are kept. The closure is the CLI's work, not this query's.
 -- Each event_id counts once.
-WITH deduped AS (
+WITH stated_events AS (
     SELECT
         event_type,
         event_time,
@@ -38,8 +38,7 @@ WITH deduped AS (
         source,
         target,
         columns,
-        CASE WHEN element_at(tags, 'observed_by') IS NULL THEN 'execution' ELSE 'platform' END AS observed,
-        row_number() OVER (PARTITION BY event_id ORDER BY ingest.log_timestamp) AS delivery
+        CASE WHEN element_at(tags, 'observed_by') IS NULL THEN 'execution' ELSE 'platform' END AS observed
     FROM events_all_pipelines
     WHERE event_date BETWEEN ? AND ?
       AND from_iso8601_timestamp(event_time) <= from_iso8601_timestamp(?)
@@ -55,9 +54,8 @@ ends AS (
             CASE event_type WHEN 'RUN_FAIL' THEN 3 WHEN 'RUN_ABORT' THEN 2 WHEN 'RUN_COMPLETE' THEN 1 END
         ) FILTER (WHERE observed = 'execution') AS own_end,
         count_if(observed = 'platform') AS platform_ends
-    FROM deduped
-    WHERE delivery = 1
-      AND event_type IN ('RUN_COMPLETE', 'RUN_FAIL', 'RUN_ABORT')
+    FROM stated_events
+    WHERE event_type IN ('RUN_COMPLETE', 'RUN_FAIL', 'RUN_ABORT')
     GROUP BY pipeline_id, run_id, attempt
 ),
 
@@ -72,9 +70,8 @@ reads AS (
         source.schema.version AS schema_version,
         event_time,
         seen_at
-    FROM deduped
-    WHERE delivery = 1
-      AND event_type = 'READ'
+    FROM stated_events
+    WHERE event_type = 'READ'
 ),
 
 writes AS (
@@ -89,9 +86,8 @@ writes AS (
         target.schema.version AS schema_version,
         event_time,
         seen_at
-    FROM deduped
-    WHERE delivery = 1
-      AND event_type = 'WRITE'
+    FROM stated_events
+    WHERE event_type = 'WRITE'
 ),
 
 column_sources AS (
@@ -111,11 +107,10 @@ column_sources AS (
         mapping.transformation,
         CASE WHEN origin.dataset = d.source.id THEN d.source.schema.version END AS stated_version,
         d.target.schema.version AS target_version
-    FROM deduped AS d
+    FROM stated_events AS d
     CROSS JOIN UNNEST(d.columns) AS mapping
     CROSS JOIN UNNEST(mapping.sources) AS origin
-    WHERE d.delivery = 1
-      AND d.event_type IN ('WRITE', 'TRANSFORM')
+    WHERE d.event_type IN ('WRITE', 'TRANSFORM')
 ),
 
 column_edges AS (
@@ -188,9 +183,8 @@ stated AS (
         seen_at,
         source.schema.version,
         target.schema.version
-    FROM deduped
-    WHERE delivery = 1
-      AND event_type = 'TRANSFORM'
+    FROM stated_events
+    WHERE event_type = 'TRANSFORM'
     UNION ALL
     SELECT
         'column',
@@ -231,33 +225,6 @@ stated AS (
     FROM column_edges
 ),
 
-ranked AS (
-    SELECT
-        edge_kind,
-        source_dataset,
-        source_column,
-        target_dataset,
-        target_column,
-        transformation,
-        pipeline_id,
-        job_name,
-        step,
-        observed,
-        run_id,
-        attempt,
-        event_time,
-        seen_at,
-        source_version,
-        target_version,
-        row_number() OVER (
-            PARTITION BY
-                edge_kind, source_dataset, source_column, target_dataset, target_column, transformation,
-                pipeline_id, job_name, step, observed
-            ORDER BY seen_at DESC, run_id DESC, attempt DESC
-        ) AS recency
-    FROM stated
-),
-
 edges AS (
     SELECT
         edge_kind,
@@ -272,15 +239,22 @@ edges AS (
         observed,
         min_by(event_time, seen_at) AS first_seen,
         max_by(event_time, seen_at) AS last_seen,
-        max(run_id) FILTER (WHERE recency = 1) AS last_run_id,
-        max(attempt) FILTER (WHERE recency = 1) AS last_attempt,
+        max_by(run_id || '#' || CAST(attempt AS VARCHAR), seen_at) AS last_run,
         count(DISTINCT run_id || '#' || CAST(attempt AS VARCHAR)) AS runs,
         array_agg(DISTINCT source_version) FILTER (WHERE source_version IS NOT NULL) AS source_versions,
         array_agg(DISTINCT target_version) FILTER (WHERE target_version IS NOT NULL) AS target_versions
-    FROM ranked
+    FROM stated
     GROUP BY
         edge_kind, source_dataset, source_column, target_dataset, target_column, transformation,
         pipeline_id, job_name, step, observed
+),
+
+last_runs AS (
+    SELECT
+        *,
+        regexp_extract(last_run, '^(.*)#([0-9]+)$', 1) AS last_run_id,
+        CAST(regexp_extract(last_run, '^(.*)#([0-9]+)$', 2) AS INTEGER) AS last_attempt
+    FROM edges
 )
 
 SELECT
@@ -308,11 +282,8 @@ SELECT
     e.runs,
     array_sort(coalesce(e.source_versions, CAST(ARRAY[] AS ARRAY(VARCHAR)))) AS source_schema_versions,
     array_sort(coalesce(e.target_versions, CAST(ARRAY[] AS ARRAY(VARCHAR)))) AS target_schema_versions
-FROM edges AS e
+FROM last_runs AS e
 LEFT JOIN ends AS x
     ON x.pipeline_id = e.pipeline_id
     AND x.run_id = e.last_run_id
     AND x.attempt = e.last_attempt
-ORDER BY
-    e.edge_kind, e.source_dataset, e.source_column, e.target_dataset, e.target_column,
-    e.transformation, e.pipeline_id, e.job_name, e.step, e.observed
