@@ -95,6 +95,11 @@ class AthenaSource:
 
         return PROJECTION_START, datetime.now(UTC).date().isoformat()
 
+    def run_rows(self, query_name: str, parameters: Sequence[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        rows = self.run(query_name, parameters)
+        columns = list(rows[0]) if rows else []
+        return columns, [tuple(row.values()) for row in rows]
+
     def run(self, query_name: str, parameters: Sequence[str]) -> list[dict[str, Any]]:
         query = self.queries.get(query_name, parameters)
         request: dict[str, Any] = {

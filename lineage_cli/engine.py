@@ -72,6 +72,11 @@ class UnknownQueryError(SourceError):
 class QuerySource(Protocol):
     def run(self, query_name: str, parameters: Sequence[str]) -> list[dict[str, Any]]: ...
 
+    def run_rows(self, query_name: str, parameters: Sequence[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The same answer as ``run``, as the columns and one tuple per row: for large answers (a dict
+        per row costs more than the query's own fetch)."""
+        ...
+
     def dates(self) -> tuple[str, str] | None: ...
 
     def describe(self) -> str: ...
@@ -157,6 +162,10 @@ class LocalSource:
         return self.archive.event_dates()
 
     def run(self, query_name: str, parameters: Sequence[str]) -> list[dict[str, Any]]:
+        columns, rows = self.run_rows(query_name, parameters)
+        return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    def run_rows(self, query_name: str, parameters: Sequence[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
         from lineage_cli import duckdb_sql
 
         query = self.queries.get(query_name, parameters)
@@ -172,12 +181,12 @@ class LocalSource:
         run = self._connection.execute
         fetched = self._watch(f"{query_name} on {self._label}", lambda: run(sql, list(parameters)).fetchall())
         if not any(aware):
-            return [dict(zip(columns, row, strict=True)) for row in fetched]
-        return [
-            {
-                c: v.replace(tzinfo=UTC) if tz and isinstance(v, datetime) else v
-                for c, tz, v in zip(columns, aware, row, strict=True)
-            }
+            return list(columns), fetched
+        return list(columns), [
+            tuple(
+                v.replace(tzinfo=UTC) if tz and isinstance(v, datetime) else v
+                for tz, v in zip(aware, row, strict=True)
+            )
             for row in fetched
         ]
 
@@ -218,7 +227,7 @@ class S3Source(LocalSource):
     def dates(self) -> tuple[str, str] | None:
         return self.s3.event_dates()
 
-    def run(self, query_name: str, parameters: Sequence[str]) -> list[dict[str, Any]]:
+    def run_rows(self, query_name: str, parameters: Sequence[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
         query = self.queries.get(query_name, parameters)
         window = date_window(query, parameters)
         if window is None:  # the question is not bounded by days: every day of both partitions
@@ -226,7 +235,7 @@ class S3Source(LocalSource):
                 self.s3.sync(partition, "0000-00-00", "9999-99-99", self._progress)
         else:
             self.s3.sync(*window, progress=self._progress)
-        return super().run(query_name, parameters)
+        return super().run_rows(query_name, parameters)
 
 
 def _local_engine() -> ModuleType:

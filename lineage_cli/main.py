@@ -1,5 +1,5 @@
-"""``lineage``: command-line entry point. Exit codes: 0 ok, 1 the answer is "no" (invalid events),
-2 usage or setup error."""
+"""``lineage``: command-line entry point. Exit codes (lineage_cli.exits): 0 answered, 1 findings,
+2 usage or setup error, 3 unknown dataset or column."""
 
 from __future__ import annotations
 
@@ -7,22 +7,25 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from lineage_cli import demo, validate
+from lineage_cli import demo, questions, replay, runs, validate
+from lineage_cli.exits import EPILOG, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
+from lineage_lib.errors import LineageError
 
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_USAGE = 2
+__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lineage",
         description="Ask the lineage plane where data came from and what touched it.",
-        epilog="Every subcommand has its own --help.",
+        epilog=f"Every subcommand has its own --help. {EPILOG}.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo.add_parser(commands)
     validate.add_parser(commands)
+    questions.add_parsers(commands)
+    runs.add_parser(commands)
+    replay.add_parser(commands)
     return parser
 
 
@@ -30,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except demo.DemoError as err:
+    except (demo.DemoError, UsageError, LineageError) as err:
+        # every typed error says what to do (source errors, settings, an archive that cannot be read)
         print(f"lineage {args.command}: {err}", file=sys.stderr)
         return EXIT_USAGE
     return code
