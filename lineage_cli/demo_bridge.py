@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TextIO
 
 from lineage_cli import local_plane
-from lineage_cli.local_glue import record_run
 from lineage_lib.plane import PlatformState, Reconciliation
 
 ROLE: Final = f"arn:aws:iam::{local_plane.LOCAL_ACCOUNT}:role/lineage-demo-glue"
@@ -49,6 +48,8 @@ class GlueJobRun:
 
 def record_in_glue(glue: Any, runs: Sequence[GlueJobRun]) -> None:
     """Create the demo's jobs and runs in moto's Glue."""
+    from lineage_cli.local_glue import record_run  # imports moto: only when the demo runs
+
     for job_name in dict.fromkeys(run.job_name for run in runs):
         glue.create_job(
             Name=job_name,

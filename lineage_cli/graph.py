@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import gc
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple, TypeAlias
@@ -175,7 +175,27 @@ class Closure:
     direction: Direction
     nodes: dict[Node, int]
     depth: int | None
+    parents: dict[Node, Node] = field(default_factory=dict, repr=False)
     _links: list[Link] | None = field(default=None, repr=False)
+
+    def link_count(self) -> int:
+        """How many pairs ``edges`` lists, without listing them (a count over the adjacency)."""
+        adjacency = self.graph.forward if self.direction == "downstream" else self.graph.backward
+        limit = self.depth
+        return sum(
+            len(adjacency.get(node, ()))
+            for node, level in self.nodes.items()
+            if limit is None or level < limit
+        )
+
+    def tree(self) -> Iterator[Link]:
+        """One Link per reached node, the one the BFS reached it by, in BFS order (hop, then label)."""
+        downstream = self.direction == "downstream"
+        reached = sorted((level, self.label(node), node) for node, level in self.nodes.items() if level)
+        for _, _, node in reached:
+            near = self.parents[node]
+            source, target = (near, node) if downstream else (node, near)
+            yield Link(source, target, self.graph.stated(source, target))
 
     @property
     def edges(self) -> list[Link]:
@@ -215,6 +235,7 @@ class LineageGraph:
         self._by_short: dict[str, list[str]] = {}  # short name -> dataset ids (several: ambiguous)
         self._columns: dict[str, set[str]] = {}  # dataset id -> its columns that are nodes
         self._labels: dict[Node, str] = {}
+        self._columns_of_rows: tuple[str, ...] = ()  # from_table: the order of a row tuple's values
 
     @classmethod
     def from_edges(cls, edges: Iterable[Edge]) -> LineageGraph:
@@ -231,6 +252,29 @@ class LineageGraph:
             )
             for row in rows
         )
+
+    @classmethod
+    def from_table(cls, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> LineageGraph:
+        """``from_rows`` for rows as tuples in ``columns`` order (the engine's fast path): a row becomes
+        a mapping, then an Edge, only when a closure lists its pair."""
+        if not columns:  # no rows, no columns: an empty graph
+            return cls()
+        at = {name: index for index, name in enumerate(columns)}
+        source, source_column = at["source_dataset"], at["source_column"]
+        target, target_column = at["target_dataset"], at["target_column"]
+        graph = cls()
+        graph._columns_of_rows = tuple(columns)
+        return graph._add(
+            (_node(row[source], row[source_column]), _node(row[target], row[target_column]), row)
+            for row in rows
+        )
+
+    def _edge(self, statement: Any) -> Edge:
+        if type(statement) is Edge:
+            return statement
+        if type(statement) is tuple:
+            return Edge.from_row(dict(zip(self._columns_of_rows, statement, strict=True)))
+        return Edge.from_row(statement)
 
     def _add(self, statements: Iterable[tuple[Node, Node, Any]]) -> LineageGraph:
         forward, backward = self.forward, self.backward
@@ -260,11 +304,9 @@ class LineageGraph:
         targets = self.forward[source]
         stated = targets[target]
         if type(stated) is not list:
-            edge = targets[target] = stated if type(stated) is Edge else Edge.from_row(stated)
+            edge = targets[target] = self._edge(stated)
             return [edge]
-        edges = targets[target] = sorted(
-            (e if type(e) is Edge else Edge.from_row(e) for e in stated), key=Edge.order
-        )
+        edges = targets[target] = sorted(map(self._edge, stated), key=Edge.order)
         return list(edges)
 
     def _index(self) -> dict[str, list[str]]:
@@ -346,6 +388,7 @@ class LineageGraph:
         if depth is not None and depth < 0:
             raise ValueError(f"depth must be 0 or more (None: no limit), got {depth}")
         nodes: dict[Node, int] = {root: 0}
+        parents: dict[Node, Node] = {}  # the node each was first reached from: the closure's BFS tree
         frontier, level, neighbours = [root], 0, adjacency.get
         while frontier and (depth is None or level < depth):
             level += 1
@@ -354,9 +397,10 @@ class LineageGraph:
                 for near in neighbours(node, ()):
                     if near not in nodes:  # visited: cycles and self-edges end here
                         nodes[near] = level
+                        parents[near] = node
                         reached.append(near)
             frontier = reached
-        return Closure(self, root, direction, nodes, depth)
+        return Closure(self, root, direction, nodes, depth, parents)
 
     def _links(self, closure: Closure) -> list[Link]:
         """Every edge leaving a node short of the depth limit, in data-flow order: by the depth of the

@@ -102,8 +102,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             region=args.region,
         )  # fmt: skip
         since, until = window(args, source, as_of)
-        rows = source.run(EDGES_QUERY, [since, until, as_of]) if since else []
-    graph = LineageGraph.from_rows(rows)
+        columns, rows = source.run_rows(EDGES_QUERY, [since, until, as_of]) if since else ([], [])
+    graph = LineageGraph.from_table(columns, rows)
     try:
         node = graph.resolve(args.name)
     except UnknownNameError as err:

@@ -78,8 +78,19 @@ def _summary(closure: Closure) -> str:
     return f"{found}, {_count(counts['edges'], 'edge')}, {_count(counts['jobs'], 'job')}"
 
 
+# Above this many edges, text shows how each node was reached (one line a node), not every edge.
+TEXT_EDGES_IN_FULL: Final = 5_000
+
+
 def text(closure: Closure) -> str:
-    """One line per Edge, grouped by hop: ``target <- source (facts)`` upstream, ``source -> target`` down."""
+    """One line per Edge, grouped by hop: ``target <- source (facts)`` upstream, ``source -> target`` down.
+
+    A large closure (over TEXT_EDGES_IN_FULL edges) is shown as its BFS tree instead: one line per node
+    reached, by the edge that reached it first, and a count of the others (``--format json`` lists
+    every edge)."""
+    count = closure.link_count()
+    if count > TEXT_EDGES_IN_FULL:
+        return _tree_text(closure, count)
     if not closure.edges:
         return f"nothing {_title(closure)}"
     lines = [f"{_title(closure)}: {_summary(closure)}"]
@@ -91,6 +102,26 @@ def text(closure: Closure) -> str:
         source, target = closure.label(link.source), closure.label(link.target)
         arrow = f"{source} -> {target}" if closure.direction == "downstream" else f"{target} <- {source}"
         lines.extend(f"  {arrow}  ({describe(edge)})" for edge in link.edges)
+    return "\n".join(lines)
+
+
+def _tree_text(closure: Closure, count: int) -> str:
+    reached = len(closure.nodes) - 1
+    lines = [
+        f"{_title(closure)}: {reached} {'datasets' if isinstance(closure.root, str) else 'columns'}, "
+        f"{count} edges; each shown by the edge that reached it first (--format json lists every edge)"
+    ]
+    hop = 0
+    downstream = closure.direction == "downstream"
+    with gc_paused():
+        for link in closure.tree():
+            if closure.hop(link) != hop:
+                hop = closure.hop(link)
+                lines.append(f"hop {hop}")
+            source, target = closure.label(link.source), closure.label(link.target)
+            arrow = f"{source} -> {target}" if downstream else f"{target} <- {source}"
+            more = f"; +{len(link.edges) - 1} more" if len(link.edges) > 1 else ""
+            lines.append(f"  {arrow}  ({describe(link.edges[0])}{more})")
     return "\n".join(lines)
 
 

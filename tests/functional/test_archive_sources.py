@@ -179,9 +179,7 @@ def athena_pages(rows: list[dict[str, Any]], page_size: int) -> list[dict[str, A
     """GetQueryResults responses for ``rows``: the header row first, then ``page_size`` rows a page."""
     names = list(rows[0])
     kinds = {"last_attempt": "integer", "runs": "bigint"}
-    info = [
-        {"Name": n, "Type": "array" if n.endswith("_versions") else kinds.get(n, "varchar")} for n in names
-    ]
+    info = [{"Name": n, "Type": kinds.get(n, "varchar")} for n in names]
     lines = [{"Data": [{"VarCharValue": n} for n in names]}]
     lines += [{"Data": [printed(row[n]) for n in names]} for row in rows]
     pages = []
