@@ -150,6 +150,7 @@ class LocalSource:
         self._label = label or f"local archive {archive.root}"
         self._connection = duckdb.connect(":memory:")
         self._connection.execute("SET TimeZone = 'UTC'")  # from_iso8601_timestamp and friends, as Athena
+        self._connection.execute("SET preserve_insertion_order = false")  # no query here relies on it
         # sqlglot before 30.x writes lambdas as x -> ...: DuckDB 1.3+ accepts it only when asked
         self._connection.execute("SET lambda_syntax = 'ENABLE_SINGLE_ARROW'")
         self._connection.execute("SET enable_progress_bar = true")  # query_progress() needs it ...

@@ -59,7 +59,9 @@ def _versions(value: Any) -> tuple[str, ...]:
     return tuple(part.strip() for part in parts.split(",") if part.strip())
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ costs ~9x as much, and a large closure makes ~100,000
+# Edges. Nothing hashes or changes an Edge once made (eq compares fields, for tests).
+@dataclass(slots=True, eq=True)
 class Edge:
     """One row of ``queries/lineage_edges.sql``: an edge as one job stated it, seen by one observer."""
 
@@ -108,6 +110,20 @@ class Edge:
             _versions(row["target_schema_versions"]),
         )
 
+    @classmethod
+    def from_values(cls, values: tuple[Any, ...]) -> Edge:
+        """``from_row`` for a row tuple whose values are in the fields' order (the query's columns)."""
+        (kind, source, source_column, target, target_column, transformation, pipeline_id, job_name, step,
+         observed, first_seen, last_seen, run_id, attempt, status, runs, source_versions,
+         target_versions) = values  # fmt: skip
+        return cls(
+            kind, source, source_column or None, target, target_column or None, transformation or None,
+            pipeline_id, job_name or pipeline_id, step or "", observed or "execution", first_seen or "",
+            last_seen or "", run_id or "", attempt if type(attempt) is int else int(attempt or 0),
+            status or "RUNNING", runs if type(runs) is int else int(runs or 0), _versions(source_versions),
+            _versions(target_versions),
+        )  # fmt: skip
+
     @property
     def source(self) -> Node:
         return _node(self.source_dataset, self.source_column)
@@ -126,6 +142,9 @@ class Edge:
         """Execution-observed first, then by job: the stable order of the Edges of one pair."""
         first = "0" if self.observed == "execution" else "1"
         return (first, self.pipeline_id, self.job_name, self.step, self.transformation or "", self.last_seen)
+
+
+EDGE_COLUMNS: Final = tuple(Edge.__dataclass_fields__)  # the query's columns, in the fields' order
 
 
 def _node(dataset: str, column: str | None) -> Node:
@@ -189,10 +208,15 @@ class Closure:
         )
 
     def tree(self) -> Iterator[Link]:
-        """One Link per reached node, the one the BFS reached it by, in BFS order (hop, then label)."""
+        """One Link per reached node, the one the BFS reached it by, in BFS order (hop, then node)."""
         downstream = self.direction == "downstream"
-        reached = sorted((level, self.label(node), node) for node, level in self.nodes.items() if level)
-        for _, _, node in reached:
+        by_hop: dict[int, list[Node]] = {}
+        for node, level in self.nodes.items():
+            if level:
+                by_hop.setdefault(level, []).append(node)
+        # within a hop: datasets (str) by id, columns (tuples) by dataset and column; never mixed
+        reached = [node for level in sorted(by_hop) for node in sorted(by_hop[level])]
+        for node in reached:
             near = self.parents[node]
             source, target = (near, node) if downstream else (node, near)
             yield Link(source, target, self.graph.stated(source, target))
@@ -231,7 +255,7 @@ class LineageGraph:
 
     def __init__(self) -> None:
         self.forward: dict[Node, dict[Node, Any]] = {}
-        self.backward: dict[Node, set[Node]] = {}
+        self._backward: dict[Node, set[Node]] | None = {}
         self._by_short: dict[str, list[str]] = {}  # short name -> dataset ids (several: ambiguous)
         self._columns: dict[str, set[str]] = {}  # dataset id -> its columns that are nodes
         self._labels: dict[Node, str] = {}
@@ -273,11 +297,13 @@ class LineageGraph:
         if type(statement) is Edge:
             return statement
         if type(statement) is tuple:
+            if self._columns_of_rows == EDGE_COLUMNS:
+                return Edge.from_values(statement)
             return Edge.from_row(dict(zip(self._columns_of_rows, statement, strict=True)))
         return Edge.from_row(statement)
 
     def _add(self, statements: Iterable[tuple[Node, Node, Any]]) -> LineageGraph:
-        forward, backward = self.forward, self.backward
+        forward = self.forward
         canonical: dict[Node, Node] = {}  # one object per node: lookups then match by identity, not value
         intern = canonical.setdefault
         with gc_paused():
@@ -292,12 +318,25 @@ class LineageGraph:
                     continue
                 else:
                     targets[target] = statement
-                sources = backward.get(target)
-                if sources is None:
-                    backward[target] = {source}
-                else:
-                    sources.add(source)
+        self._backward = None
         return self
+
+    @property
+    def backward(self) -> dict[Node, set[Node]]:
+        """The sources of each node: made from ``forward`` when first asked (a downstream question on
+        datasets typed whole never needs it)."""
+        if self._backward is None:
+            backward: dict[Node, set[Node]] = {}
+            with gc_paused():
+                for source, targets in self.forward.items():
+                    for target in targets:
+                        sources = backward.get(target)
+                        if sources is None:
+                            backward[target] = {source}
+                        else:
+                            sources.add(source)
+            self._backward = backward
+        return self._backward
 
     def stated(self, source: Node, target: Node) -> list[Edge]:
         """Every Edge of the pair (KeyError if none), execution-observed first then by job."""
@@ -330,7 +369,9 @@ class LineageGraph:
         if label is None:
             dataset_id = dataset_of(node)
             short = short_name(dataset_id)
-            label = short if len(self._index().get(short, ())) <= 1 else dataset_id
+            # an id typed whole (S3) is its own label: no other dataset can share it
+            unique = short == dataset_id or len(self._index().get(short, ())) <= 1
+            label = short if unique else dataset_id
             label = self._labels[node] = label if isinstance(node, str) else f"{label}.{node[1]}"
         return label
 
