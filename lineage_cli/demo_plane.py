@@ -105,7 +105,44 @@ def _ingest_and_report(
         "applied to the run state (unchanged).",
         file=out,
     )
+    ask_the_archive(out)
     return {**first, **observed}
+
+
+QUESTIONS: Final = (
+    (
+        "where did analytics_db.orders_daily.revenue come from?",
+        ["upstream", "analytics_db.orders_daily.revenue"],
+    ),
+    ("what is downstream of raw_db.orders_raw?", ["downstream", "raw_db.orders_raw"]),
+)
+
+
+def ask_the_archive(out: TextIO) -> None:
+    """The CLI's questions, asked of the local plane's S3 archive (moto) exactly as of a deployed one."""
+    import tempfile
+
+    from lineage_cli.main import build_parser
+    from lineage_cli.questions import run as ask
+
+    archive = f"s3://{BUCKET}"
+    print(f"\nAsking the archive ({archive}: downloaded by day, read by DuckDB; lineage_cli):", file=out)
+    with (
+        tempfile.TemporaryDirectory(prefix="lineage-cache-") as cache,
+        local_plane.environment({"XDG_CACHE_HOME": cache}),
+    ):
+        for question, words in QUESTIONS:
+            command = [*words, "--archive", archive]
+            print(f"\n  {question}\n  $ lineage {' '.join(command)}", file=out)
+            answer = io.StringIO()
+            ask(build_parser().parse_args(command), answer)
+            print("\n".join(f"    {line}" for line in answer.getvalue().splitlines()), file=out)
+    print(
+        "\nAsk a deployed stack the same (its ArchiveBucket output; or Athena, in the stack's workgroup):\n"
+        "  lineage upstream analytics_db.orders_daily.revenue --archive s3://<ArchiveBucket>\n"
+        "  lineage downstream raw_db.orders_raw --athena lineage --since 2026-11-01",
+        file=out,
+    )
 
 
 def _write_log_group(logs: Any, streams: Mapping[str, Sequence[str]]) -> int:

@@ -288,8 +288,13 @@ class LineageGraph:
         target, target_column = at["target_dataset"], at["target_column"]
         graph = cls()
         graph._columns_of_rows = tuple(columns)
+        # _node() inlined: a call per row and side is a fifth of the build on 300,000 rows
         return graph._add(
-            (_node(row[source], row[source_column]), _node(row[target], row[target_column]), row)
+            (
+                (row[source], row[source_column]) if row[source_column] else row[source],
+                (row[target], row[target_column]) if row[target_column] else row[target],
+                row,
+            )
             for row in rows
         )
 

@@ -59,3 +59,21 @@ def test_validator_benchmark_runs_and_reports_every_case_ratio_and_target() -> N
     batch = report["batch"]
     assert batch["archived"] + batch["quarantined"] + batch["ignored"] == batch["log_events"]
     assert report["memory"]["peak_mib"] >= report["memory"]["before_mib"] > 0
+
+
+@pytest.mark.slow
+def test_lineage_benchmark_runs_and_reports_its_figures_and_targets() -> None:
+    report = quick_report("lineage_bench.py")
+    assert report["archive"]["events"] == 20_000
+    assert report["cold_cli"]["seconds"] > 0
+    assert report["cold_cli"]["nodes"] > 0
+    assert {"LINEAGE_GRAPH", "PLAIN_DICT"} <= set(report["closure"]["seconds"])
+    assert (
+        report["closure"]["closure_nodes"]["LINEAGE_GRAPH"]
+        == report["closure"]["closure_nodes"]["PLAIN_DICT"]
+    )
+    assert report["closure"]["closure_nodes"]["LINEAGE_GRAPH"] == report["cold_cli"]["nodes"] + 1
+    pruning = report["pruning"]
+    assert 0 < pruning["one_day_one_pipeline"]["bytes"] <= pruning["all"]["bytes"]
+    assert set(report["targets"]) == {"cold", "closure"}
+    assert all(isinstance(target["met"], bool) for target in report["targets"].values())
