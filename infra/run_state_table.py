@@ -27,7 +27,8 @@ INDEXES: Final = (
 # transactions", DynamoDB Developer Guide): the store's transactions hold only Puts, so PutItem;
 # there is no IAM action named TransactWriteItems.
 _APPLY_ACTIONS: Final = ("dynamodb:BatchGetItem", "dynamodb:PutItem")
-_READ_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
+# Scan: `lineage runs` reads the incomplete, failed and gap attempts by scanning the pipeline-runs index
+_READ_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan")
 # DynamoDB uses the table's key on the caller's behalf: reads need Decrypt, writes Encrypt as well
 # (and GenerateDataKey). Named one by one: no wildcard in a grant.
 _KMS_APPLY_ACTIONS: Final = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")

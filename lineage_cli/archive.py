@@ -46,7 +46,7 @@ class BucketNotFoundError(SourceError):
     def __init__(self, bucket: str) -> None:
         super().__init__(
             f"S3 bucket {bucket!r} does not exist (or not in this partition): check the name in "
-            "--archive s3://BUCKET/prefix against the stack's ArchiveBucketName output"
+            "--archive s3://BUCKET/prefix against the stack's ArchiveBucket output"
         )
 
 

@@ -110,6 +110,18 @@ def test_demo_joins_glue_s_account_and_shows_the_incomplete_run_and_the_lineage_
     assert "active runs (index active-runs): 0" in text
 
 
+def test_demo_ends_by_asking_its_archive_where_revenue_came_from_and_what_is_downstream() -> None:
+    out = io.StringIO()
+    assert demo.run(demo_args(), out) == 0
+    text = out.getvalue()
+    ending = text[text.index("Asking the archive") :]
+    assert "lineage upstream analytics_db.orders_daily.revenue --archive s3://" in ending
+    assert "analytics_db.orders_daily.revenue <- raw_db.orders_raw.order_total  (rename;" in ending
+    assert "downstream of raw_db.orders_raw: 1 dataset" in ending
+    assert "raw_db.orders_raw -> analytics_db.orders_daily  (job orders-daily" in ending
+    assert "--athena lineage" in ending  # and how to ask a deployed stack
+
+
 def test_demo_leaves_no_plane_settings_behind() -> None:
     from lineage_lib.plane import FunctionEnv
 
