@@ -64,6 +64,7 @@ deploy: artifacts node_modules/.installed
 bench: setup
 	$(BIN)/python bench/emit_bench.py
 	$(BIN)/python bench/validator_bench.py
+	$(BIN)/python bench/lineage_bench.py
 
 clean:
 	rm -rf build dist cdk.out .pytest_cache .mypy_cache .ruff_cache
