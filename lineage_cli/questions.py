@@ -8,18 +8,17 @@ here, in memory (lineage_cli.graph), and rendered in the format asked (lineage_c
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TextIO
 
+from lineage_cli import options
 from lineage_cli.exits import EXIT_FINDINGS, EXIT_NOT_FOUND, EXIT_OK, UsageError
 
 EDGES_QUERY: Final = "lineage_edges"
 NOW: Final = "9999-12-31T23:59:59Z"  # as-of "now": every event counts
 ATHENA_DEFAULT_DAYS: Final = 30  # Athena bills by bytes scanned: a bounded window unless asked otherwise
 FORMATS: Final = ("text", "json", "mermaid", "dot", "markdown")
-_DAY: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 _EXAMPLES: Final = """examples:
   lineage upstream analytics_db.orders_daily.revenue --archive ./archive
@@ -51,7 +50,7 @@ def add_parsers(commands: Any) -> None:
         )
         parser.add_argument("name", metavar="NAME", help="dataset or column (see names below)")
         add_source_options(parser)
-        parser.add_argument("--depth", type=_positive, help="at most this many hops (default: all)")
+        parser.add_argument("--depth", type=options.positive, help="at most this many hops (default: all)")
         parser.add_argument(
             "--as-of",
             metavar="TIME",
@@ -79,11 +78,11 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--athena", metavar="WORKGROUP", help="ask Athena instead, in this workgroup")
     parser.add_argument("--database", default="lineage", help="Athena database (default: lineage)")
     parser.add_argument("--region", help="AWS region (default: your AWS configuration's)")
-    parser.add_argument("--since", metavar="YYYY-MM-DD", type=_day, help="first day of the window")
+    parser.add_argument("--since", metavar="YYYY-MM-DD", type=options.day, help="first day of the window")
     parser.add_argument(
         "--until",
         metavar="YYYY-MM-DD",
-        type=_day,
+        type=options.day,
         help="last day (default: the archive's last; Athena: today)",
     )
 
@@ -145,7 +144,7 @@ def window(args: argparse.Namespace, source: Any, as_of: str) -> tuple[str | Non
 
 def _as_of(text: str) -> str:
     """--as-of as the contract writes times (UTC, Z); a bare date is the end of that day."""
-    if _DAY.match(text):
+    if options.DAY.match(text):
         return f"{text}T23:59:59.999999Z"
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -156,18 +155,3 @@ def _as_of(text: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _day(text: str) -> str:
-    if _DAY.match(text):
-        try:
-            return date.fromisoformat(text).isoformat()
-        except ValueError:
-            pass
-    raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)")
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
-    return int(text)

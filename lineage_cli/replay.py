@@ -16,17 +16,17 @@ import contextlib
 import gzip
 import json
 import os
-import re
 import sys
 import textwrap
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
 
+from lineage_cli import options
 from lineage_cli.exits import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from lineage_cli.progress import Progress, ProgressCallback
 from lineage_lib.plane import Archive, Ingest, Quarantine, partitions_of
@@ -38,7 +38,6 @@ if TYPE_CHECKING:  # lambdas (and boto3) are imported on first use: `lineage --h
 
 UNREADABLE: Final = "unreadable_quarantine_line"  # not a quarantine record (a damaged object)
 NOT_LINEAGE: Final = "not_lineage"  # the validator now ignores the line: it is still not archived
-_DAY: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _S3_PERMISSIONS: Final = (
     "s3:ListBucket on the bucket, s3:GetObject on quarantine/*, "
     "s3:PutObject on events/*, and kms:Decrypt and kms:GenerateDataKey on the bucket's KMS key"
@@ -317,10 +316,10 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--archive", required=True, metavar="DIR|s3://BUCKET[/PREFIX]", help="the archive")
     parser.add_argument(
-        "--since", metavar="YYYY-MM-DD", type=_day, help="first log_date to replay (default: all)"
+        "--since", metavar="YYYY-MM-DD", type=options.day, help="first log_date to replay (default: all)"
     )
     parser.add_argument(
-        "--until", metavar="YYYY-MM-DD", type=_day, help="last log_date to replay (default: all)"
+        "--until", metavar="YYYY-MM-DD", type=options.day, help="last log_date to replay (default: all)"
     )
     parser.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
     parser.add_argument("--region", help="AWS region of an S3 archive (default: your AWS configuration's)")
@@ -348,12 +347,3 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     )
     print(as_json if args.format == "json" else report.text(), file=out)
     return EXIT_FINDINGS if report.still_refused else EXIT_OK
-
-
-def _day(text: str) -> str:
-    if _DAY.match(text):
-        try:
-            return date.fromisoformat(text).isoformat()
-        except ValueError:
-            pass
-    raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)")

@@ -167,7 +167,7 @@ def test_grant_apply_allows_the_validators_calls_on_the_table_only(synth: Synthe
     assert all(s["Effect"] == "Allow" for s in statements)
 
 
-def test_grant_read_allows_reads_queries_and_scans_of_the_table_and_its_named_indexes(synth: Synthesized) -> None:
+def test_grant_read_allows_reads_queries_and_scans_of_the_table_and_its_indexes(synth: Synthesized) -> None:
     statements = _role_statements(synth, synth.reader)
     index_arns = [
         {"Fn::Join": ["", [_arn(synth.table), f"/index/{name}"]]}
