@@ -134,7 +134,7 @@ def test_a_missing_bucket_says_where_to_find_the_name(tmp_path: Path) -> None:
         source = open_source(
             "s3://no-such-bucket/x", athena_workgroup=None, cache_dir=tmp_path, session=Session(s3=client)
         )
-        with pytest.raises(BucketNotFoundError, match="ArchiveBucketName"):
+        with pytest.raises(BucketNotFoundError, match="ArchiveBucket output"):
             source.dates()
 
 
