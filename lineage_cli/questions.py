@@ -138,6 +138,8 @@ def window(args: argparse.Namespace, source: Any, as_of: str) -> tuple[str | Non
         else:
             since = held[0] if held else None
     if since is not None and since > until:
+        if args.since is None:  # --as-of before the archive's first day: nothing was observed yet
+            return None, until
         raise UsageError(f"--since {since} is after the last day of the window ({until})")
     return since, until
 

@@ -290,3 +290,11 @@ def test_an_s3_archive_answers_as_the_folder_does(
     assert (raw["source_schema_versions"], raw["runs"]) == (["8"], 2)  # 11-20 only: run-2/1 and run-2/2
     cached = tmp_path / "cache" / "lineage-plane" / "s3" / "lineage-archive" / "plane" / "events"
     assert sorted(p.name for p in cached.iterdir()) == ["event_date=2026-11-20"]
+
+
+def test_as_of_before_the_archive_s_first_day_is_an_empty_graph_not_a_usage_error(
+    archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["upstream", "analytics_db.orders_daily", "--archive", str(archive), "--as-of", "2020-01-01"])
+    assert code == 3
+    assert "no lineage edges in this window" in capsys.readouterr().err
