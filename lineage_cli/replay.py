@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
 
 from lineage_cli import options
+from lineage_cli.archive import S3Location, SourceError, archive_files
 from lineage_cli.exits import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from lineage_cli.progress import Progress, ProgressCallback
 from lineage_lib.plane import Archive, Ingest, Quarantine, partitions_of
@@ -178,7 +179,7 @@ def _in_window(key: str, since: str | None, until: str | None) -> bool:
     return bool(day) and (since is None or day >= since) and (until is None or day <= until)
 
 
-class LocalArchive:
+class LocalStore:
     """An archive folder laid out as the bucket is (events/, quarantine/)."""
 
     def __init__(self, root: Path) -> None:
@@ -190,11 +191,9 @@ class LocalArchive:
         return f"archive {self.root}"
 
     def quarantine_keys(self, since: str | None, until: str | None) -> list[str]:
-        found = (
-            p.relative_to(self.root).as_posix()
-            for p in (self.root / Archive.QUARANTINE_PREFIX).glob(f"*/*{Archive.OBJECT_SUFFIX}")
-        )
-        return sorted(key for key in found if _in_window(key, since, until))
+        days = None if since is None and until is None else (since or "", until or "9999-12-31")
+        files = archive_files(self.root, Archive.LOG_DATE, days)
+        return [path.relative_to(self.root).as_posix() for path in files]
 
     def read(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
@@ -220,13 +219,13 @@ class LocalArchive:
         return True
 
 
-class S3Archive:
+class S3Store:
     """An archive bucket (and prefix); ``client`` is a boto3 S3 client."""
 
-    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
+    def __init__(self, client: Any, location: S3Location) -> None:
         self._client = client
-        self._bucket = bucket
-        self._prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self._bucket = location.bucket
+        self._prefix = location.prefix
 
     def describe(self) -> str:
         return f"archive s3://{self._bucket}/{self._prefix}"
@@ -293,13 +292,14 @@ class S3Archive:
 
 def open_store(spec: str, region: str | None) -> ArchiveStore:
     if not spec.startswith("s3://"):
-        return LocalArchive(Path(spec).expanduser())
-    bucket, _, prefix = spec[len("s3://") :].partition("/")
-    if not bucket:
-        raise ReplayError(f"{spec!r} names no bucket: s3://BUCKET[/PREFIX]")
+        return LocalStore(Path(spec).expanduser())
+    try:
+        location = S3Location.parse(spec)
+    except SourceError as err:
+        raise ReplayError(str(err)) from err
     import boto3
 
-    return S3Archive(boto3.session.Session(region_name=region).client("s3"), bucket, prefix)
+    return S3Store(boto3.session.Session(region_name=region).client("s3"), location)
 
 
 # --- the command ----------------------------------------------------------------------------------------

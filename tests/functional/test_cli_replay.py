@@ -23,6 +23,7 @@ import pytest
 from lambdas.common.archive import ArchiveObject
 from lambdas.common.ingest import Delivery, LogEvent, ingest
 from lineage_cli import replay
+from lineage_cli.archive import S3Location
 from lineage_cli.exits import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from lineage_cli.local_plane import LOCAL_ACCOUNT, LOCAL_REGION
 from lineage_lib import contract
@@ -146,10 +147,10 @@ def test_replay_archives_what_passes_now_and_leaves_the_quarantine_intact(archiv
 
 def test_a_second_replay_writes_nothing(archive: Path) -> None:
     calls: list[tuple[float, float, str]] = []
-    first = replay.replay(replay.LocalArchive(archive), progress=lambda *call: calls.append(call))
+    first = replay.replay(replay.LocalStore(archive), progress=lambda *call: calls.append(call))
     assert calls == [(1, 2, "replaying quarantine"), (2, 2, "replaying quarantine")]
     written = files(archive)
-    second = replay.replay(replay.LocalArchive(archive))
+    second = replay.replay(replay.LocalStore(archive))
     assert files(archive) == written
     assert second.objects_written == []
     assert sorted(second.objects_already_present) == sorted(first.objects_written)
@@ -164,7 +165,7 @@ def test_a_dry_run_reports_and_writes_nothing(archive: Path) -> None:
     assert "3 now valid -> would be archived: 3 objects to write, 0 already present" in text
     assert "2 still refused: invalid_json 1, schema_violation 1" in text
     assert "dry run: nothing written" in text
-    replay.replay(replay.LocalArchive(archive))
+    replay.replay(replay.LocalStore(archive))
     _, again = lineage_replay("--archive", str(archive), "--dry-run")
     assert "0 objects to write, 3 already present" in again
 
@@ -175,9 +176,9 @@ def test_the_window_selects_quarantine_objects_by_log_date(archive: Path) -> Non
     assert "1 quarantine objects, 1 lines read" in text
     assert "1 now valid -> archived: 1 objects written" in text
     assert "0 still refused\n" in text
-    only_21 = replay.replay(replay.LocalArchive(archive), since="2026-11-21", until="2026-11-21")
+    only_21 = replay.replay(replay.LocalStore(archive), since="2026-11-21", until="2026-11-21")
     assert (only_21.objects_read, only_21.lines_read) == (1, 4)
-    assert replay.replay(replay.LocalArchive(archive), until="2026-11-20").lines_read == 0
+    assert replay.replay(replay.LocalStore(archive), until="2026-11-20").lines_read == 0
 
 
 def test_damaged_quarantine_lines_are_counted_not_skipped(tmp_path: Path) -> None:
@@ -188,7 +189,7 @@ def test_damaged_quarantine_lines_are_counted_not_skipped(tmp_path: Path) -> Non
     )
     (tmp_path / damaged.key).parent.mkdir(parents=True)
     (tmp_path / damaged.key).write_bytes(damaged.body())
-    report = replay.replay(replay.LocalArchive(tmp_path))
+    report = replay.replay(replay.LocalStore(tmp_path))
     assert (report.lines_read, report.archived) == (4, 1)
     assert report.still_refused == {replay.UNREADABLE: 3}
 
@@ -247,7 +248,7 @@ def test_replay_on_s3_is_conditional_and_idempotent(s3_archive: Plane) -> None:
     events = {line["event_id"]: line for key in report["objects_written"] for line in lines_of(after[key])}
     assert events[json.loads(NOTIFY)["event_id"]][Ingest.KEY][Ingest.LOG_STREAM] == STREAM
 
-    again = replay.replay(replay.S3Archive(s3_archive.s3, BUCKET))
+    again = replay.replay(replay.S3Store(s3_archive.s3, S3Location.parse(f"s3://{BUCKET}")))
     assert again.objects_written == []
     assert sorted(again.objects_already_present) == sorted(report["objects_written"])
     assert bucket(s3_archive) == after
@@ -256,7 +257,9 @@ def test_replay_on_s3_is_conditional_and_idempotent(s3_archive: Plane) -> None:
 def test_replay_under_a_prefix_writes_under_the_same_prefix(s3_archive: Plane) -> None:
     for key, body in bucket(s3_archive).items():
         s3_archive.s3.put_object(Bucket=BUCKET, Key=f"team-a/{key}", Body=body)
-    report = replay.replay(replay.S3Archive(s3_archive.s3, BUCKET, "team-a/"), since="2026-11-21")
+    report = replay.replay(
+        replay.S3Store(s3_archive.s3, S3Location.parse(f"s3://{BUCKET}/team-a/")), since="2026-11-21"
+    )
     assert report.archived == 2
     assert all(key.startswith("events/") for key in report.objects_written)
     written = {key for key in bucket(s3_archive) if key.startswith("team-a/events/")}
@@ -270,7 +273,7 @@ def test_replay_under_a_prefix_writes_under_the_same_prefix(s3_archive: Plane) -
 def test_aws_refusals_name_the_permissions(s3_archive: Plane, operation: str, expected: str) -> None:
     s3_archive.s3.meta.events.register(f"before-call.s3.{operation}", fail_call(1, "AccessDenied", 403))
     with pytest.raises(replay.ReplayError) as refused:
-        replay.replay(replay.S3Archive(s3_archive.s3, BUCKET))
+        replay.replay(replay.S3Store(s3_archive.s3, S3Location.parse(f"s3://{BUCKET}")))
     assert expected in str(refused.value)
     assert "s3:PutObject" in str(refused.value)
     assert "kms:Decrypt" in str(refused.value)
