@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -137,7 +136,7 @@ def reconcile(runs: Sequence[GlueJobRun], glue: Any, out: TextIO) -> Counter[str
     finally:
         for cached in (bridge_handler.settings, bridge_handler.bridge, reconciler_handler.reconciler):
             cached.cache_clear()
-    metrics = _metrics(printed.getvalue())
+    metrics = local_plane.emf_totals(printed.getvalue())
     print(f"  metrics (EMF): {', '.join(f'{k}={v:g}' for k, v in sorted(metrics.items()))}", file=out)
     return metrics
 
@@ -173,14 +172,3 @@ def _scheduled(moment: datetime) -> dict[str, Any]:
         "resources": [],
         "detail": {},
     }
-
-
-def _metrics(printed: str) -> Counter[str]:
-    metrics: Counter[str] = Counter()
-    for line in printed.splitlines():
-        if line.startswith("{") and '"_aws"' in line:
-            record = json.loads(line)
-            for definition in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-                value = record[definition["Name"]]
-                metrics[definition["Name"]] += sum(value) if isinstance(value, list) else value
-    return metrics

@@ -163,12 +163,7 @@ def _deliver(logs: Any, handler: Any) -> tuple[Counter[str], Counter[str]]:
     totals: Counter[str] = Counter()
     for result in results:
         totals.update(result)
-    metrics: Counter[str] = Counter()
-    for line in printed.getvalue().splitlines():
-        if line.startswith("{") and '"_aws"' in line:
-            record = json.loads(line)
-            for definition in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-                metrics[definition["Name"]] += sum(record[definition["Name"]])
+    metrics = local_plane.emf_totals(printed.getvalue())
     return totals, metrics
 
 

@@ -15,6 +15,7 @@ import gzip
 import json
 import os
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -173,3 +174,17 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def emf_totals(printed: str) -> Counter[str]:
+    """The metrics a handler printed as EMF records (Powertools), summed by name: what CloudWatch would
+    count (a value may be one number or a list of them)."""
+    totals: Counter[str] = Counter()
+    for line in printed.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            record = json.loads(line)
+            for directive in record["_aws"]["CloudWatchMetrics"]:
+                for definition in directive["Metrics"]:
+                    value = record[definition["Name"]]
+                    totals[definition["Name"]] += sum(value) if isinstance(value, list) else value
+    return totals

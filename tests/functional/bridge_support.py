@@ -18,10 +18,10 @@ from typing import Any, Final
 from lambdas.glue_bridge import handler as bridge_handler
 from lambdas.glue_bridge import reconciler as reconciler_handler
 from lineage_cli.local_glue import record_run
-from lineage_cli.local_plane import LOCAL_REGION, LambdaContext
+from lineage_cli.local_plane import LOCAL_REGION, LambdaContext, emf_totals
 from lineage_lib.plane import RunStateTable, attempt_sk, run_pk
 from tests.conftest import REPO
-from tests.functional.validator_support import Plane, emf_metrics, glue_payload, local_plane, log_events
+from tests.functional.validator_support import Plane, glue_payload, local_plane, log_events
 
 T = RunStateTable
 EVENTS_DIR: Final = REPO / "tests" / "events" / "glue_bridge"
@@ -126,9 +126,5 @@ def later(minutes: float) -> datetime:
 
 
 def metric_total(stdout: str, name: str) -> float:
-    """The sum of a metric over the EMF records printed (Powertools writes a value or a list)."""
-    total = 0.0
-    for record in emf_metrics(stdout):
-        value = record.get(name, 0)
-        total += sum(value) if isinstance(value, list) else value
-    return total
+    """The sum of a metric over the EMF records printed."""
+    return float(emf_totals(stdout)[name])
