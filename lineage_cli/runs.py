@@ -33,7 +33,7 @@ from lineage_cli.exits import EXIT_OK, EXIT_USAGE
 from lineage_cli.progress import Progress, ProgressCallback
 from lineage_lib import env
 from lineage_lib.contract import Field
-from lineage_lib.plane import Reconciliation, RunStateTable, RunStatus
+from lineage_lib.plane import Reconciliation, RunStateTable, RunStatus, moment_of
 
 T = RunStateTable
 TABLE_ENV: Final = env.CLI_RUN_STATE_TABLE
@@ -212,7 +212,7 @@ def silent_minutes(last_event_time: str | None, now: datetime) -> int | None:
     """Whole minutes since an attempt's last event (None when it has none)."""
     if not last_event_time:
         return None
-    last = datetime.fromisoformat(last_event_time.replace("Z", "+00:00"))
+    last = moment_of(last_event_time)
     return max(int((now - last).total_seconds() // 60), 0)
 
 

@@ -130,6 +130,13 @@ def sortable_time(timestamp: str) -> str:
     return f"{head}.{fraction.ljust(6, '0')}Z"
 
 
+def moment_of(event_time: str) -> datetime:
+    """An event time (RFC 3339, UTC, Z, 0 to 6 fractional digits) as an aware datetime."""
+    return datetime.strptime(sortable_time(event_time)[:-1], "%Y-%m-%dT%H:%M:%S.%f").replace(
+        tzinfo=timezone.utc
+    )
+
+
 def event_date_of(event_time: str) -> str:
     """The ``event_date`` partition of a valid event: the UTC date of its event_time (always UTC, Z)."""
     return event_time[: len("YYYY-MM-DD")]

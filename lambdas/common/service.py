@@ -19,7 +19,7 @@ from lambdas.common.ingest import Delivery, LogEvent, Outcome, ingest
 from lambdas.common.settings import Settings
 from lambdas.common.state_store import RunStateStore
 from lineage_lib.contract import Field
-from lineage_lib.plane import Observer
+from lineage_lib.plane import Observer, moment_of
 from lineage_lib.version import __version__
 
 
@@ -118,4 +118,4 @@ def observed_delivery(
 
 
 def _epoch_millis(event_time: str) -> int:
-    return int(datetime.fromisoformat(event_time.replace("Z", "+00:00")).timestamp() * 1000)
+    return int(moment_of(event_time).timestamp() * 1000)

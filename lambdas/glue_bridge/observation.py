@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from lineage_lib.context import glue_run_identity
 from lineage_lib.contract import CURRENT_VERSION, EventType, Field, Platform
-from lineage_lib.plane import ObservedTag, Observer, PlatformState, Reconciliation
+from lineage_lib.plane import ObservedTag, Observer, PlatformState, Reconciliation, moment_of
 from lineage_lib.version import __version__
 
 # uuid5(NAMESPACE_URL, "urn:lineage-plane:observation"): the namespace of every observed event's id.
@@ -192,7 +192,7 @@ def lost_run_event(
     """The reconciler's close of a run its platform cannot account for: NOT_FOUND (the platform has
     no record of it) or EXPIRED (silent beyond the longest it could run). Its time is deterministic
     (the last event, plus ``limit``), so a retried sweep writes the same event."""
-    last = datetime.fromisoformat(last_event_time.replace("Z", "+00:00"))
+    last = moment_of(last_event_time)
     return observed_event(
         key,
         identity=f"lost/{key.pipeline_id}/{key.run_id}/{key.attempt}/{state}",

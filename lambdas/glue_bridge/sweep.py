@@ -31,7 +31,7 @@ from lambdas.glue_bridge.glue import GlueRunNotFoundError
 from lambdas.glue_bridge.observation import RunKey, lost_run_event, timestamp
 from lambdas.glue_bridge.service import GlueBridge, Observation
 from lineage_lib.contract import Field, Platform
-from lineage_lib.plane import Observer, PlatformState
+from lineage_lib.plane import Observer, PlatformState, moment_of
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class RunReconciler:
 
 
 def _moment(event_time: str | None) -> datetime | None:
-    return datetime.fromisoformat(event_time.replace("Z", "+00:00")) if event_time else None
+    return moment_of(event_time) if event_time else None
 
 
 def _minutes(span: timedelta) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import string
+from datetime import UTC
 
 import pytest
 from hypothesis import given, settings
@@ -21,6 +22,7 @@ from lineage_lib.plane import (
     attempt_sk,
     event_marker_pk,
     event_object_key,
+    moment_of,
     partition_raw,
     partition_value,
     partitions_of,
@@ -223,3 +225,12 @@ def test_date_partitions_are_utc_dates() -> None:
     assert event_date_of("2026-11-21T00:00:00Z") == "2026-11-21"
     assert log_date_of(1_795_219_199_999) == "2026-11-20"  # 23:59:59.999 UTC
     assert log_date_of(1_795_219_200_000) == "2026-11-21"
+
+
+def test_an_event_time_reads_as_the_instant_it_names_whatever_its_fraction() -> None:
+    from datetime import datetime
+
+    assert moment_of("2026-11-21T03:12:01Z") == datetime(2026, 11, 21, 3, 12, 1, tzinfo=UTC)
+    assert moment_of("2026-11-21T03:12:01.5Z") == datetime(2026, 11, 21, 3, 12, 1, 500000, tzinfo=UTC)
+    assert moment_of("2026-11-21T03:12:01.123456Z").microsecond == 123456
+    assert moment_of("2026-11-21T03:12:01.5Z") > moment_of("2026-11-21T03:12:01Z")
