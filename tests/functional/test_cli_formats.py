@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from lineage_cli import questions
 from lineage_cli.exits import EXIT_FINDINGS, EXIT_OK
 from lineage_lib import Dataset
 from tests import archive_support as known
 from tests.archive_support import DAILY, LANDING, RAW, REPORT, SALES_DAILY, SALES_RAW, SCD
-from tests.functional.test_cli_questions import ORDERS_JOB, LastDayOfTheArchive, closure, ds, lineage, via
+from tests.functional.test_cli_questions import ORDERS_JOB, closure, ds, lineage, via
 
 # upstream of analytics_db.sales_daily: lost-job (never ended by its own events; Glue said FAILED) read
 # raw_db.sales_raw, which only the platform saw glue-sales write from the landing bucket (DataZone)
@@ -63,18 +62,6 @@ hop 2
 {DIAGRAM}
 ```""",
 }
-
-
-@pytest.fixture(autouse=True)
-def _today_is_the_archive_s_last_day(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(questions, "datetime", LastDayOfTheArchive)
-
-
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("known-archive")
-    known.write_known_archive(root)
-    return root
 
 
 @pytest.mark.parametrize("fmt", sorted(EXPECTED))

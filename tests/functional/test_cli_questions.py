@@ -26,25 +26,12 @@ Node = tuple[str, str | None]  # (dataset id, column or None), as the JSON form 
 ORDERS_JOB = "orders-daily/orders_daily"  # pipeline_id/job_name of the orders-daily runs
 
 
-class LastDayOfTheArchive(datetime):
-    """``--until`` defaults to today: the answers must not depend on the machine's clock."""
+class BeforeTheLastDay(datetime):
+    """A clock that reads the archive's first day (the machine's clock, or a producer's, may lag)."""
 
     @classmethod
-    def now(cls, tz: tzinfo | None = None) -> LastDayOfTheArchive:
-        return cls(2026, 11, 21, 12, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _today_is_the_archive_s_last_day(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert known.LAST_DAY == "2026-11-21"
-    monkeypatch.setattr(questions, "datetime", LastDayOfTheArchive)
-
-
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("known-archive")
-    known.write_known_archive(root)
-    return root
+    def now(cls, tz: tzinfo | None = None) -> BeforeTheLastDay:
+        return cls(2026, 11, 19, 12, tzinfo=UTC)
 
 
 def lineage(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -298,3 +285,13 @@ def test_as_of_before_the_archive_s_first_day_is_an_empty_graph_not_a_usage_erro
     code = main(["upstream", "analytics_db.orders_daily", "--archive", str(archive), "--as-of", "2020-01-01"])
     assert code == 3
     assert "no lineage edges in this window" in capsys.readouterr().err
+
+
+def test_a_local_archive_s_answer_does_not_depend_on_the_clock(
+    archive: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = ("upstream", "analytics_db.customers_scd", "--archive", str(archive), "--format", "json")
+    today = lineage(capsys, *question)
+    monkeypatch.setattr(questions, "datetime", BeforeTheLastDay)  # the window is the days the archive holds
+    assert lineage(capsys, *question) == today
+    assert today[0] == 0
