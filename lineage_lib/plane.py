@@ -319,15 +319,16 @@ class RunStateTable:
     LINEAGE_STATUS: Final = "lineage_status"
     OBSERVED_EVENT_COUNT: Final = "observed_event_count"  # of event_count: events from observers
     # what an observer said about the attempt's end (lineage_lib.plane.Observer)
-    PLATFORM_STATE: Final = "platform_state"
+    # (named as the observed events' tags they come from)
+    PLATFORM_STATE: Final = ObservedTag.PLATFORM_STATE
     PLATFORM_STATUS: Final = "platform_status"
     PLATFORM_ERROR: Final = "platform_error"
     PLATFORM_ENDED_AT: Final = "platform_ended_at"
     PLATFORM_EVENT_ID: Final = "platform_event_id"
-    PLATFORM_RUN_ID: Final = "platform_run_id"
-    PREVIOUS_RUN_ID: Final = "previous_run_id"
-    OBSERVED_BY: Final = "observed_by"
-    RECONCILIATION: Final = "reconciliation"
+    PLATFORM_RUN_ID: Final = ObservedTag.PLATFORM_RUN_ID
+    PREVIOUS_RUN_ID: Final = ObservedTag.PREVIOUS_RUN_ID
+    OBSERVED_BY: Final = ObservedTag.OBSERVED_BY
+    RECONCILIATION: Final = ObservedTag.RECONCILIATION
 
 
 _KEY_SEPARATOR: Final = "#"
