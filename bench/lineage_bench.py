@@ -71,7 +71,7 @@ def build_archive(root: Path, runs: int, datasets: int, seed: int = 7) -> dict[s
     )
     producer = '"producer":{"name":"lineage_lib","version":"0.1.0"},'
     for start in range(0, runs, RUNS_PER_OBJECT):
-        day = f"2026-10-{1 + (start // RUNS_PER_OBJECT) % DAYS:02d}" if DAYS <= 31 else "2026-10-01"
+        day = f"2026-10-{1 + (start // RUNS_PER_OBJECT) % DAYS:02d}"  # DAYS <= 31: all in October
         pipeline = f"pipeline-{(start // RUNS_PER_OBJECT) % PIPELINES:02d}"
         lines: list[str] = []
         for run in range(start, min(start + RUNS_PER_OBJECT, runs)):
