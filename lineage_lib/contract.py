@@ -76,6 +76,28 @@ class Field:
     SIGNAL: Final = "signal"
 
 
+class Refusal:
+    """What lineage_lib in lenient mode puts in place of an event it could not emit as is.
+
+    A value JSON cannot carry (a ``datetime``, ``NaN``, an object) or an event too large even after
+    its optional details are dropped: the job goes on, and instead of the event lineage_lib emits a
+    line with the event's identity fields, the offending value replaced by its ``repr``, and this
+    top-level object. The schema allows no such field, so no validator ever archives the line; the
+    plane's quarantines it under ``QuarantineCode.PRODUCER_REFUSED`` with the producer's reason.
+    """
+
+    KEY: Final = "producer_refusal"
+    CODE: Final = "code"
+    PATH: Final = "path"  # dotted location of the offending value ("tags.when"), "" for the whole event
+    DETAIL: Final = "detail"
+
+    # codes
+    NOT_JSON: Final = "not_json"  # a value json cannot serialise (datetime, set, object, bytes)
+    NON_FINITE: Final = "non_finite_number"  # NaN or +-Infinity: not JSON (allow_nan=False)
+    OVERSIZE: Final = "oversize"  # over MAX_EVENT_BYTES even without its optional details
+    ALL: Final = (NOT_JSON, NON_FINITE, OVERSIZE)
+
+
 # Fields lineage_lib makes itself for every event (lineage_lib._ids); their generators are tested against
 # the schema, so the emitter checks them on a run's first event and trusts them after that.
 GENERATED_FIELDS: Final = frozenset({Field.SCHEMA_VERSION, Field.EVENT_ID, Field.EVENT_TIME})

@@ -101,7 +101,19 @@ class QuarantineCode:
     UNKNOWN_SCHEMA_VERSION: Final = "unknown_schema_version"
     SCHEMA_VIOLATION: Final = "schema_violation"
     OVERSIZE: Final = "oversize"  # over the contract's per-event limit (lineage_lib.contract)
-    ALL: Final = (INVALID_JSON, MISSING_SCHEMA_VERSION, UNKNOWN_SCHEMA_VERSION, SCHEMA_VIOLATION, OVERSIZE)
+    # lineage_lib in lenient mode emitted a refusal instead of the event (lineage_lib.contract.Refusal)
+    PRODUCER_REFUSED: Final = "producer_refused"
+    # valid, but the run state cannot hold it (a value DynamoDB refuses): quarantined, the batch goes on
+    RUN_STATE_REFUSED: Final = "run_state_refused"
+    ALL: Final = (
+        INVALID_JSON,
+        MISSING_SCHEMA_VERSION,
+        UNKNOWN_SCHEMA_VERSION,
+        SCHEMA_VIOLATION,
+        OVERSIZE,
+        PRODUCER_REFUSED,
+        RUN_STATE_REFUSED,
+    )
 
 
 # Hive escapes partition values by percent-encoding; only these characters stay as they are, so that

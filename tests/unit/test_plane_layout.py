@@ -197,7 +197,7 @@ def test_the_lineage_group_filter_delivers_everything() -> None:
 
 
 def test_quarantine_codes_are_distinct() -> None:
-    assert len(set(QuarantineCode.ALL)) == len(QuarantineCode.ALL) == 5
+    assert len(set(QuarantineCode.ALL)) == len(QuarantineCode.ALL) == 7
 
 
 def test_status_ranks_order_failed_over_aborted_over_complete_over_running() -> None:
