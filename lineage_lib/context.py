@@ -176,16 +176,18 @@ def detect(
     lambda_context: Any = None,
     argv: Sequence[str] | None = None,
     environ: Mapping[str, str] | None = None,
-    emr_job_flow_file: str = env.EMR_JOB_FLOW_FILE,
+    emr_job_flow_file: str | None = None,
     cwd: str | None = None,
 ) -> ExecutionContext:
     """Detect the execution context. Explicit arguments win over LINEAGE_* settings, which win over
-    what the platform says (see lineage_lib.env for the order)."""
+    what the platform says (see lineage_lib.env for the order). ``emr_job_flow_file``: where EMR on
+    EC2's cluster description is read (else LINEAGE_EMR_JOB_FLOW_FILE, else EMR's own path)."""
     argv = list(sys.argv if argv is None else argv)
     environ = os.environ if environ is None else environ
     job_args = parse_job_arguments(argv[1:])
     lambda_name = environ.get(env.LAMBDA_FUNCTION_NAME) or getattr(lambda_context, "function_name", None)
-    cluster_id = _emr_cluster_id(emr_job_flow_file)
+    job_flow_file = _setting(env.EMR_JOB_FLOW_FILE_PATH, emr_job_flow_file, environ, job_args)
+    cluster_id = _emr_cluster_id(job_flow_file or env.EMR_JOB_FLOW_FILE)
 
     kind = _setting(env.PLATFORM, platform, environ, job_args)
     if kind is not None and kind not in Platform.ALL:

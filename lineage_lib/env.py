@@ -23,6 +23,12 @@ SINK: Final = "LINEAGE_SINK"  # stdout (default) | cloudwatch
 LOG_GROUP: Final = "LINEAGE_LOG_GROUP"  # required by the cloudwatch sink
 LOG_STREAM: Final = "LINEAGE_LOG_STREAM"  # optional, generated when absent
 HANDLE_SIGNALS: Final = "LINEAGE_HANDLE_SIGNALS"  # 1 (default) | 0: leave SIGTERM alone
+# Seconds the process may spend delivering buffered lineage when it stops (SIGTERM, exit): see
+# lineage_lib._lifecycle. Well inside the platforms' grace between SIGTERM and SIGKILL.
+STOP_TIMEOUT: Final = "LINEAGE_STOP_TIMEOUT"
+DEFAULT_STOP_TIMEOUT: Final = 3.0
+# Where EMR on EC2's cluster description is read from (detection of EMR; tests, unusual images).
+EMR_JOB_FLOW_FILE_PATH: Final = "LINEAGE_EMR_JOB_FLOW_FILE"
 
 OWN_SETTINGS: Final[tuple[str, ...]] = (
     PIPELINE_ID,
@@ -36,6 +42,8 @@ OWN_SETTINGS: Final[tuple[str, ...]] = (
     LOG_GROUP,
     LOG_STREAM,
     HANDLE_SIGNALS,
+    STOP_TIMEOUT,
+    EMR_JOB_FLOW_FILE_PATH,
 )
 
 # The lineage CLI's settings (not lineage_lib's: jobs never read them).
@@ -54,4 +62,5 @@ GLUE_WORKFLOW_NAME: Final = "WORKFLOW_NAME"
 GLUE_WORKFLOW_RUN_ID: Final = "WORKFLOW_RUN_ID"
 
 # EMR on EC2 writes the cluster description on every node; steps run from a folder named by step id.
+# The default of EMR_JOB_FLOW_FILE_PATH.
 EMR_JOB_FLOW_FILE: Final = "/mnt/var/lib/info/job-flow.json"

@@ -128,3 +128,16 @@ def test_platform_can_be_forced_and_bad_values_are_refused() -> None:
         detect(argv=[], environ={"LINEAGE_PLATFORM": "k8s"}, emr_job_flow_file=NO_EMR)
     with pytest.raises(LineageConfigError, match="LINEAGE_ATTEMPT"):
         detect(argv=[], environ={"LINEAGE_ATTEMPT": "first"}, emr_job_flow_file=NO_EMR)
+
+
+def test_the_emr_job_flow_file_is_argument_then_setting_then_emrs_own_path(tmp_path: Path) -> None:
+    from_setting, from_argument = tmp_path / "setting.json", tmp_path / "argument.json"
+    from_setting.write_text(json.dumps({"jobFlowId": "j-FROMSETTING"}))
+    from_argument.write_text(json.dumps({"jobFlowId": "j-FROMARGUMENT"}))
+    environ = {"LINEAGE_EMR_JOB_FLOW_FILE": str(from_setting)}
+    step_dir = "/mnt/var/lib/hadoop/steps/s-1JXXXXXXXXW4N"
+    assert detect(argv=["x.py"], environ=environ, cwd=step_dir).cluster_id == "j-FROMSETTING"
+    explicit = detect(argv=["x.py"], environ=environ, cwd=step_dir, emr_job_flow_file=str(from_argument))
+    assert explicit.cluster_id == "j-FROMARGUMENT"
+    # Neither: EMR's own path, which does not exist on this machine.
+    assert detect(argv=["x.py"], environ={}, cwd=step_dir).platform == "local"
