@@ -72,6 +72,9 @@ class Ingest:
     LOG_GROUP: Final = "log_group"
     LOG_STREAM: Final = "log_stream"
     LOG_EVENT_ID: Final = "log_event_id"
+    # the event's place among the lineage events of its log message (0 for the first): one message can
+    # hold several (lines printed in one write); (log_event_id, event_index) names one archived line
+    EVENT_INDEX: Final = "event_index"
     LOG_TIMESTAMP: Final = "log_timestamp"  # CloudWatch's timestamp of the log event, epoch ms
     ACCOUNT: Final = "account"
     REGION: Final = "region"
@@ -105,6 +108,9 @@ class QuarantineCode:
     PRODUCER_REFUSED: Final = "producer_refused"
     # valid, but the run state cannot hold it (a value DynamoDB refuses): quarantined, the batch goes on
     RUN_STATE_REFUSED: Final = "run_state_refused"
+    # a payload that is not a CloudWatch Logs subscription's (not base64, gzip or JSON, fields missing):
+    # kept whole in ``message``, without log events to count
+    UNREADABLE_DELIVERY: Final = "unreadable_delivery"
     ALL: Final = (
         INVALID_JSON,
         MISSING_SCHEMA_VERSION,
@@ -113,6 +119,7 @@ class QuarantineCode:
         OVERSIZE,
         PRODUCER_REFUSED,
         RUN_STATE_REFUSED,
+        UNREADABLE_DELIVERY,
     )
 
 
@@ -296,6 +303,9 @@ class RunStateTable:
     KIND_STEP: Final = "step"
     KIND_EVENT: Final = "event"
     MARKER_ATTEMPT: Final = "attempt_key"  # on a marker: the attempt item its event was applied to
+    # on a marker: the log event its event was applied from (lambdas.common.ingest.delivered_as), so a
+    # later delivery of that same log event, batched otherwise, is known as already archived
+    MARKER_DELIVERED_AS: Final = "delivered_as"
     # Sparse index of running attempts, ordered by their last event: "what is running now, and what
     # has been silent for an hour?" is one Query. Present only while an attempt's status is RUNNING.
     ACTIVE_INDEX: Final = "active-runs"
@@ -383,6 +393,13 @@ class ValidatorMetrics:
     IGNORED: Final = "EventsIgnored"
     DUPLICATES: Final = "EventsDuplicate"  # already applied to the run state: redelivered or repeated
     OBJECTS_ALREADY_PRESENT: Final = "ArchiveObjectsAlreadyPresent"  # written by an earlier attempt
+    LOG_EVENTS: Final = "LogEventsReceived"  # messages delivered (EventsReceived counts events in them)
+    # events an earlier delivery of the same log events archived and applied (a redelivery, batched
+    # the same way or not): not archived again
+    ALREADY_ARCHIVED: Final = "EventsAlreadyArchived"
+    # archived events whose run-state write DynamoDB still refused (quarantined too, under run_state_refused)
+    RUN_STATE_REFUSED: Final = "EventsRunStateRefused"
+    UNREADABLE_DELIVERIES: Final = "UnreadableDeliveries"  # payloads that are not a subscription's
 
 
 class BridgeMetrics:
