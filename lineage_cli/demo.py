@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from lineage_cli import demo_bridge, demo_plane
+from lineage_cli.exits import UsageError
 from lineage_lib import contract, env
 from lineage_lib.contract import EventType, Field
 
@@ -29,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_JOB = REPO / "examples" / "orders_daily" / "glue_job.py"
 
 
-class DemoError(Exception):
+class DemoError(UsageError):
     """The demo cannot run as asked (missing job script, job produced no lineage)."""
 
 

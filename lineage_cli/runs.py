@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final, TextIO
 
-from lineage_cli.exits import EXIT_OK, EXIT_USAGE
+from lineage_cli.exits import EXIT_OK, EXIT_USAGE, UsageError
 from lineage_cli.progress import Progress, ProgressCallback
 from lineage_lib import env
 from lineage_lib.contract import Field
@@ -72,7 +72,7 @@ _EPILOG: Final = f"""examples:
 exit codes: 0 answered (also when there is nothing to list); 2 no table, no access, no AWS setup."""
 
 
-class RunStateUnavailable(Exception):
+class RunStateUnavailable(UsageError):
     """The table cannot be read; the message says what to change."""
 
 
