@@ -139,3 +139,7 @@ EDGE_COLUMNS: Final = tuple(Edge.__dataclass_fields__)  # the query's columns, i
 
 def node_of(dataset: str, column: str | None) -> Node:
     return (dataset, column) if column else dataset
+
+
+def dataset_of(node: Node) -> str:
+    return node if isinstance(node, str) else node[0]

@@ -13,9 +13,9 @@ import difflib
 import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, TypeAlias
+from typing import Any
 
+from lineage_cli.closure import Closure, Direction, Link
 from lineage_cli.edges import (
     CLOSEST,
     EDGE_COLUMNS,
@@ -24,6 +24,7 @@ from lineage_cli.edges import (
     Edge,
     Node,
     UnknownNameError,
+    dataset_of,
     node_of,
 )
 
@@ -42,8 +43,6 @@ __all__ = [
     "gc_paused",
     "short_name",
 ]
-
-Direction: TypeAlias = Literal["upstream", "downstream"]
 
 
 @contextmanager
@@ -64,83 +63,6 @@ def short_name(dataset_id: str) -> str:
     scheme, sep, rest = dataset_id.partition("://")
     path = rest.partition("/")[2] if sep and scheme != "s3" else ""
     return path or dataset_id
-
-
-def dataset_of(node: Node) -> str:
-    return node if isinstance(node, str) else node[0]
-
-
-class Link(NamedTuple):
-    """One traversed pair, in data-flow order (source -> target), with every Edge stating it."""
-
-    source: Node
-    target: Node
-    edges: list[Edge]
-
-
-@dataclass(slots=True)
-class Closure:
-    """What a BFS reached from ``root``: ``nodes`` maps each node (root included, at 0) to its hop
-    distance. ``edges`` (listed on first use, so the BFS itself stays lean) holds every edge from a node
-    short of the ``depth`` limit, cycles and self-edges included, in data-flow order."""
-
-    graph: LineageGraph
-    root: Node
-    direction: Direction
-    nodes: dict[Node, int]
-    depth: int | None
-    parents: dict[Node, Node] = field(default_factory=dict, repr=False)
-    _links: list[Link] | None = field(default=None, repr=False)
-
-    def link_count(self) -> int:
-        """How many pairs ``edges`` lists, without listing them (a count over the adjacency)."""
-        adjacency = self.graph.forward if self.direction == "downstream" else self.graph.backward
-        limit = self.depth
-        return sum(
-            len(adjacency.get(node, ()))
-            for node, level in self.nodes.items()
-            if limit is None or level < limit
-        )
-
-    def tree(self) -> Iterator[Link]:
-        """One Link per reached node, the one the BFS reached it by, in BFS order (hop, then node)."""
-        downstream = self.direction == "downstream"
-        by_hop: dict[int, list[Node]] = {}
-        for node, level in self.nodes.items():
-            if level:
-                by_hop.setdefault(level, []).append(node)
-        # within a hop: datasets (str) by id, columns (tuples) by dataset and column; never mixed
-        reached = [node for level in sorted(by_hop) for node in sorted(by_hop[level])]
-        for node in reached:
-            near = self.parents[node]
-            source, target = (near, node) if downstream else (node, near)
-            yield Link(source, target, self.graph.stated(source, target))
-
-    @property
-    def edges(self) -> list[Link]:
-        if self._links is None:
-            self._links = self.graph._links(self)
-        return self._links
-
-    def hop(self, link: Link) -> int:
-        """The BFS step that traversed ``link``: one more than the depth of the node it was reached from."""
-        return self.nodes[link.source if self.direction == "downstream" else link.target] + 1
-
-    def label(self, node: Node) -> str:
-        return self.graph.label(node)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """nodes and datasets reached (root excluded), edges traversed, distinct jobs on them."""
-        datasets = set(self.nodes) if isinstance(self.root, str) else {node[0] for node in self.nodes}
-        datasets.discard(dataset_of(self.root))
-        jobs = {(e.pipeline_id, e.job_name) for link in self.edges for e in link.edges}
-        return {
-            "nodes": len(self.nodes) - 1,
-            "datasets": len(datasets),
-            "edges": len(self.edges),
-            "jobs": len(jobs),
-        }
 
 
 class LineageGraph:
@@ -303,16 +225,23 @@ class LineageGraph:
 
     def closest(self, name: str) -> list[str]:
         """Up to 5 known names like NAME, best first, from the first of these that has any: the columns
-        of the dataset NAME starts with; names that start like NAME (up to its first dot); all names."""
+        of the dataset NAME starts with; names that start like NAME (up to its first dot); all names.
+        Case is ignored when comparing (``RAW_DB.ORDERS_RAW``), never in what is offered: a name that
+        differs from NAME only in case comes first, as it is written."""
         self._index()
         own = {
             self.label((ds, column)) for ds, _ in self._splits(name) for column in self._columns.get(ds, ())
         }
         every = {self.label(node) for node in {*self.forward, *self.backward, *self._columns}}
-        start = name.split(".", 1)[0] + "."
-        for names in (own, {label for label in every if label.startswith(start)}, every):
-            if found := difflib.get_close_matches(name, sorted(names), n=CLOSEST, cutoff=0.6):
-                return found
+        folded = name.casefold()
+        start = folded.split(".", 1)[0] + "."
+        for names in (own, {label for label in every if label.casefold().startswith(start)}, every):
+            by_fold: dict[str, list[str]] = {}
+            for label in sorted(names):
+                by_fold.setdefault(label.casefold(), []).append(label)
+            # an exact match scores 1.0: a name that differs only in case comes first
+            if found := difflib.get_close_matches(folded, sorted(by_fold), n=CLOSEST, cutoff=0.6):
+                return [label for fold in found for label in by_fold[fold]][:CLOSEST]
         return []
 
     def upstream(self, node: Node, depth: int | None = None) -> Closure:
@@ -351,10 +280,13 @@ class LineageGraph:
         nodes, limit = closure.nodes, closure.depth
         order = sorted(node for node, level in nodes.items() if limit is None or level < limit)
         order.sort(key=nodes.__getitem__)
-        links = []
+        links, self_edges = [], False
         with gc_paused():
             for node in order:
                 for near in sorted(adjacency.get(node, ())):
                     source, target = (node, near) if downstream else (near, node)
                     links.append(Link(source, target, self.stated(source, target)))
+                    self_edges = self_edges or near == node
+        if self_edges:  # each is listed at its node's own hop (Closure.hop), not one further
+            links.sort(key=closure.hop)  # stable: the order within a hop stays
         return links

@@ -29,6 +29,8 @@ _EXAMPLES: Final = """examples:
       the lineage as it stood then (only edges observed by that time), on Athena
   lineage impact raw_db.orders_raw --archive ./archive --fail-if-downstream
       a change review in Markdown with a Mermaid diagram; exit 1 when anything is downstream (CI gate)
+  lineage impact raw_db.orders_raw --archive ./archive --format json
+      the same closure as JSON (every node and edge, with each job's last run)
 
 names: a dataset id (glue://default/db.table, s3://bucket/path), its short form (db.table), or a
 column (db.table.column). exit codes: 0 answered, 1 findings (impact --fail-if-downstream),
@@ -48,19 +50,30 @@ def add_parsers(commands: Any) -> None:
             epilog=_EXAMPLES,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        parser.add_argument("name", metavar="NAME", help="dataset or column (see names below)")
+        parser.add_argument(
+            "name", metavar="NAME", type=options.name, help="dataset or column (see names below)"
+        )
         add_source_options(parser)
         parser.add_argument("--depth", type=options.positive, help="at most this many hops (default: all)")
         parser.add_argument(
             "--as-of",
             metavar="TIME",
-            help="lineage as it stood at TIME (RFC 3339 or a date): only edges observed by then",
+            type=options.as_of,
+            help="lineage as it stood at TIME, only edges observed by then: a date (the end of that UTC "
+            "day) or a time with its offset (2026-11-20T03:00:00Z); not in the future",
         )
         if name == "impact":
             parser.add_argument(
                 "--fail-if-downstream",
                 action="store_true",
                 help="exit 1 when anything is downstream (for CI gates)",
+            )
+            parser.add_argument(
+                "--format",
+                choices=FORMATS,
+                default="markdown",
+                help="markdown (default): the change review; text, json, mermaid, dot: the downstream "
+                "closure, as downstream prints it",
             )
         else:
             parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
@@ -90,11 +103,12 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from lineage_cli import engine
     from lineage_cli.graph import LineageGraph, UnknownNameError
+    from lineage_cli.impact import impact_markdown
     from lineage_cli.progress import Progress
-    from lineage_cli.render import impact_markdown, render
+    from lineage_cli.render import render
 
     out = out or sys.stdout
-    as_of = _as_of(args.as_of) if args.as_of else NOW
+    as_of = args.as_of or NOW  # options.as_of: UTC, Z, never in the future
     with Progress.for_stream(sys.stderr) as progress:
         source = engine.open_source(
             args.archive, athena_workgroup=args.athena, athena_database=args.database, progress=progress,
@@ -115,7 +129,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         else graph.downstream(node, args.depth)
     )
     if args.command == "impact":
-        print(impact_markdown(closure), file=out)
+        print(
+            impact_markdown(closure) if args.format == "markdown" else render(closure, args.format), file=out
+        )
         # a job that reads and writes the table itself is downstream of a change to it too
         downstream = len(closure.nodes) > 1 or node in graph.forward.get(node, ())
         return EXIT_FINDINGS if args.fail_if_downstream and downstream else EXIT_OK
@@ -142,18 +158,3 @@ def window(args: argparse.Namespace, source: Any, as_of: str) -> tuple[str | Non
             return None, until
         raise UsageError(f"--since {since} is after the last day of the window ({until})")
     return since, until
-
-
-def _as_of(text: str) -> str:
-    """--as-of as the contract writes times (UTC, Z); a bare date is the end of that day."""
-    if options.DAY.match(text):
-        return f"{text}T23:59:59.999999Z"
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as err:
-        raise UsageError(
-            f"--as-of {text!r}: give a date (2026-11-20) or a time (2026-11-20T03:00:00Z)"
-        ) from err
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

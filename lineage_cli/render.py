@@ -1,15 +1,18 @@
-"""A closure as text, JSON, Mermaid, Graphviz dot or Markdown, and the change-review (impact) report.
+"""A closure as text, JSON, Mermaid, Graphviz dot or Markdown (the change review: lineage_cli.impact).
 
 Every output is sorted (nodes by hop then name, edges by hop then source then target, the Edges of one
 pair execution-observed first then by job), so the same archive always prints the same answer.
 
-The JSON form (``format: "lineage-closure/1"``; fields are only ever added):
+The JSON form (``format: "lineage-closure/2"``; within a version, fields are only ever added):
   root, direction ('upstream' | 'downstream'), depth_limit (null: none),
-  counts {nodes, datasets, edges, jobs} (root excluded),
-  nodes [{dataset, column (null for a dataset), name (short form), depth}],
+  counts {nodes, datasets, edges, jobs}: of what the document lists (nodes, the root included; the
+    distinct datasets of those nodes; edges; the distinct jobs stating them),
+  nodes [{dataset, column (null for a dataset), name (short form), depth}] (the root at depth 0),
   edges [{hop, source {dataset, column}, target {dataset, column},
           via [every field of one queries/lineage_edges.sql row: job, last run, observer, ...]}]
-Edges always read in data-flow order (source -> target), whatever the direction asked.
+Edges always read in data-flow order (source -> target), whatever the direction asked; a self-edge (a
+job reading and writing one dataset) has the hop of the edges that reached its node (the root's: 1).
+Version 1 counted nodes and datasets without the root, while ``nodes`` listed it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any, Final
 from lineage_cli.graph import Closure, Edge, Link, Node, dataset_of, gc_paused
 
 FORMATS: Final = ("text", "json", "mermaid", "dot", "markdown")
-JSON_FORMAT: Final = "lineage-closure/1"
+JSON_FORMAT: Final = "lineage-closure/2"
 PROBLEMS: Final = frozenset({"FAILED", "INCOMPLETE", "ABORTED"})  # statuses a reviewer must see
 # GitHub renders a Mermaid block of up to 500 edges and 50,000 characters: the Markdown forms keep under
 DIAGRAM_NODES: Final = 100
@@ -71,10 +74,11 @@ def _title(closure: Closure) -> str:
 
 def _summary(closure: Closure) -> str:
     counts = closure.counts
+    nodes, datasets = closure.reached()
     if isinstance(closure.root, str):
-        found = _count(counts["nodes"], "dataset")
+        found = _count(nodes, "dataset")
     else:
-        found = f"{_count(counts['nodes'], 'column')} in {_count(counts['datasets'], 'dataset')}"
+        found = f"{_count(nodes, 'column')} in {_count(datasets, 'dataset')}"
     return f"{found}, {_count(counts['edges'], 'edge')}, {_count(counts['jobs'], 'job')}"
 
 
@@ -277,48 +281,3 @@ def markdown(closure: Closure) -> str:
                 f"{_status(e.last_run_status)} | {e.observed} | {_cell(versions)} |"
             )
     return "\n".join([*lines, "", *_diagram(closure, DIAGRAM_NODES, DIAGRAM_EDGES)])
-
-
-def impact_markdown(closure: Closure, max_nodes: int = DIAGRAM_NODES, max_edges: int = DIAGRAM_EDGES) -> str:
-    """The change review for a pull request: every downstream dataset (or column) with the jobs that
-    write it and their last run, problems in bold, and a Mermaid diagram capped to render on GitHub."""
-    with gc_paused():
-        return _impact(closure, max_nodes, max_edges)
-
-
-def _impact(closure: Closure, max_nodes: int, max_edges: int) -> str:
-    root = closure.label(closure.root)
-    kind = "Dataset" if isinstance(closure.root, str) else "Column"
-    lines = [f"## Impact of changing {_name(root)}", ""]
-    latest: dict[tuple[Node, str], list[Edge]] = {}
-    for link in closure.edges:
-        if link.target != closure.root:
-            for edge in link.edges:
-                latest.setdefault((link.target, edge.job), []).append(edge)
-    if not latest:
-        within = f" within {_count(closure.depth, 'hop')}" if closure.depth is not None else ""
-        return "\n".join([*lines, f"Nothing is downstream of {_name(root)}{within} in the lineage archive."])
-    rows = []
-    for (node, job), edges in latest.items():
-        last = max(edges, key=lambda e: (e.last_seen, e.last_attempt, e.last_run_id))
-        steps = ", ".join(sorted({e.step for e in edges if e.step}))
-        observed = ", ".join(sorted({e.observed for e in edges}))
-        rows.append((closure.nodes[node], closure.label(node), job, steps, last, observed))
-    rows.sort(key=lambda row: row[:3])
-    datasets = {dataset_of(node) for node, _ in latest}
-    jobs = {job for _, job in latest}
-    troubled = sorted({row[1] for row in rows if row[4].last_run_status in PROBLEMS})
-    within = f" (within {_count(closure.depth, 'hop')})" if closure.depth is not None else ""
-    lines.append(f"**{_count(len(datasets), 'dataset')}, {_count(len(jobs), 'job')} downstream**{within}.")
-    if troubled:
-        lines.append(f"{len(troubled)} of them last ran FAILED, ABORTED or INCOMPLETE: check them first.")
-    lines += [
-        "",
-        f"| {kind} | Hops | Job | Step | Last run | Status | Observed |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for depth, name, job, steps, last, observed in rows:
-        run = f"{last.last_run_id} attempt {last.last_attempt}"
-        cells = " | ".join(_cell(c) for c in (depth, job, steps, run))
-        lines.append(f"| {_name(name)} | {cells} | {_status(last.last_run_status)} | {observed} |")
-    return "\n".join([*lines, "", *_diagram(closure, max_nodes, max_edges)])

@@ -80,7 +80,7 @@ def test_json_has_root_nodes_and_edges_with_each_observer(
     archive: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     answer = closure(capsys, archive, *SALES_QUESTION)
-    assert answer["format"] == "lineage-closure/1"
+    assert answer["format"] == "lineage-closure/2"
     assert answer["root"] == {"dataset": SALES_DAILY.id, "column": None, "name": "analytics_db.sales_daily"}
     assert [(n["name"], n["depth"]) for n in answer["nodes"]] == [
         ("analytics_db.sales_daily", 0),

@@ -112,7 +112,8 @@ def test_column_upstream_through_the_join_gives_both_sources(
     stated = via(answer)
     assert set(stated) == {(col(source), target) for source in REGION_JOIN.sources}
     assert {e["transformation"] for edges in stated.values() for e in edges} == {"join"}
-    assert answer["counts"] == {"nodes": 2, "datasets": 2, "edges": 2, "jobs": 1}
+    # what the document lists: the root and its two sources, in three datasets
+    assert answer["counts"] == {"nodes": 3, "datasets": 3, "edges": 2, "jobs": 1}
 
 
 def test_column_upstream_crosses_jobs_hop_by_hop(archive: Path, capsys: pytest.CaptureFixture[str]) -> None:

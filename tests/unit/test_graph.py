@@ -149,7 +149,7 @@ def test_several_statements_of_one_edge_are_all_kept_execution_observed_first() 
         ("execution", "orders-daily"),
         ("platform", "glue"),
     ]
-    assert closure.counts == {"nodes": 2, "datasets": 2, "edges": 2, "jobs": 2}
+    assert closure.counts == {"nodes": 3, "datasets": 3, "edges": 2, "jobs": 2}
 
 
 def test_a_graph_from_query_rows_answers_like_one_from_edges() -> None:

@@ -9,7 +9,8 @@ from dataclasses import fields
 import pytest
 
 from lineage_cli.graph import Edge, LineageGraph
-from lineage_cli.render import as_json, impact_markdown, mermaid, render
+from lineage_cli.impact import impact_markdown
+from lineage_cli.render import as_json, mermaid, render
 from tests.unit.test_graph import DAILY, LANDING, RAW, REGIONS, edge, graph_of, orders_edges
 
 GRAPH = LineageGraph.from_edges(orders_edges())
@@ -56,10 +57,14 @@ def test_text_says_when_nothing_is_found() -> None:
 def test_json_round_trips_with_every_edge_field() -> None:
     closure = GRAPH.downstream(LANDING)
     document = json.loads(render(closure, "json"))
-    assert document["format"] == "lineage-closure/1"
+    assert document["format"] == "lineage-closure/2"
     assert document["root"] == {"dataset": LANDING, "column": None, "name": LANDING}
     assert (document["direction"], document["depth_limit"]) == ("downstream", None)
-    assert document["counts"] == {"nodes": 3, "datasets": 3, "edges": 3, "jobs": 4}
+    assert document["counts"] == {"nodes": 4, "datasets": 4, "edges": 3, "jobs": 4}
+    assert (document["counts"]["nodes"], document["counts"]["edges"]) == (
+        len(document["nodes"]),
+        len(document["edges"]),
+    )
     assert [(n["name"], n["depth"]) for n in document["nodes"]] == [
         (LANDING, 0),
         ("raw_db.orders_raw", 1),
