@@ -20,7 +20,7 @@ from typing import Any, Final, TextIO
 
 from lineage_cli.exits import EXIT_FINDINGS, EXIT_OK
 from lineage_cli.line_sources import STDIN, inputs_of
-from lineage_cli.progress import Progress
+from lineage_cli.progress import Progress, is_terminal
 from lineage_lib import contract
 from lineage_lib.contract import Field
 from lineage_lib.errors import LineageValidationError, UnknownSchemaVersionError
@@ -163,6 +163,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     inputs = inputs_of(args.file)
     checker, tally = EventChecker(), Tally()
+    shared_terminal = is_terminal(out)  # the report's lines and the progress line on one screen
     total, done_before = inputs.total_bytes, 0
     with Progress.for_stream(sys.stderr) as progress:
         for source in inputs.sources:
@@ -181,7 +182,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                         tally.valid += 1
                         continue
                     tally.invalid += 1
-                    if progress.enabled:
+                    if shared_terminal:
                         progress.close()  # the report's line must not land inside the progress line
                     print(f"{source.name}:{number}: {reason}", file=out)
             done_before += source.size or 0
