@@ -1,4 +1,4 @@
-"""Finding the lineage event in a CloudWatch log message.
+"""Finding the lineage events in a CloudWatch log message.
 
 A lineage event arrives in one of these shapes:
 
@@ -6,6 +6,10 @@ A lineage event arrives in one of these shapes:
 * after a log prefix: Lambda's text format (``[INFO]\\t<time>\\t<request id>\\t{...}``) or a log4j
   pattern of a Spark driver (``26/11/21 05:00:01 INFO Lineage: {...}``);
 * inside a Lambda JSON-format log record, as the ``message`` string or object.
+
+One log message can hold several events: a job that prints two events in one write makes one log
+event of two newline-separated lines, each bare or after its own prefix. Every one is found, in the
+order written; its position in that order (``event_index``) tells two events of one message apart.
 
 A JSON object is lineage when it carries ``schema_version``, or ``event_type`` together with
 ``run_id`` or ``event_id`` (an event that forgot its version is still lineage, to be quarantined).
@@ -16,6 +20,7 @@ A line that is not lineage is ignored. A line that contains a lineage field name
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -29,6 +34,8 @@ _MARKERS: Final = tuple(
 )
 _decode = json.JSONDecoder().raw_decode
 _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# Where a JSON object may start: a '{"', or a '{' that begins a line (``{ "a": 1}``, pretty-printed).
+_CANDIDATE: Final = re.compile(r'(\{)"|^[ \t\r]*(\{)', re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -46,30 +53,58 @@ def is_lineage(obj: dict[str, Any]) -> bool:
     return Field.EVENT_TYPE in obj and (Field.RUN_ID in obj or Field.EVENT_ID in obj)
 
 
+def find_events(message: str) -> list[Found]:
+    """Every lineage event in one log message, in order (empty when the message is not lineage)."""
+    return _find_all(message.strip(), unwrap=True)
+
+
 def find_event(message: str) -> Found | None:
-    """The lineage event in one log message, or None when the message is not lineage."""
-    return _find(message.strip(), unwrap=True)
+    """The first lineage event in one log message, or None when the message is not lineage."""
+    found = find_events(message)
+    return found[0] if found else None
 
 
-def _find(text: str, *, unwrap: bool) -> Found | None:  # noqa: PLR0911 - one return per shape
-    start = 0 if text.startswith("{") else text.find('{"')
-    if start < 0:
-        return None
-    candidate = text[start:] if start else text
-    try:
-        parsed, end = _decode(candidate)
-    except (ValueError, RecursionError) as err:  # RecursionError: nested deeper than the parser goes
-        if any(marker in candidate for marker in _MARKERS):
-            return Found(candidate, None, str(err))
-        return None
-    if not isinstance(parsed, dict):
-        return None
-    if is_lineage(parsed):
-        return Found(candidate[:end] if end < len(candidate) else candidate, parsed)
-    if unwrap and start == 0:  # a Lambda JSON-format record around the message
-        inner = parsed.get(LAMBDA_RECORD_MESSAGE)
-        if isinstance(inner, str):
-            return _find(inner.strip(), unwrap=False)
-        if isinstance(inner, dict) and is_lineage(inner):
-            return Found(_compact(inner), inner)
-    return None
+def _find_all(text: str, *, unwrap: bool) -> list[Found]:
+    found: list[Found] = []
+    position = 0
+    first = -1  # where the first candidate starts
+    while (match := _CANDIDATE.search(text, position)) is not None:
+        start = match.start(1) if match.group(1) else match.start(2)
+        line_end = text.find("\n", start)
+        line_end = len(text) if line_end < 0 else line_end
+        try:
+            if first < 0:  # the first object may span lines (a pretty-printed event)
+                first = start
+                parsed, end = _decode(text, start)
+            else:  # the others are read within their line: each character is decoded once at most
+                parsed, end = _decode(text[start:line_end] if start or line_end < len(text) else text)
+                end += start
+        except (ValueError, RecursionError) as err:  # RecursionError: nested deeper than the parser goes
+            # A broken candidate is the rest of its line: the next line may hold the next event (a
+            # truncated event followed by a whole one, in one write).
+            position = line_end
+            candidate = text[start:line_end].rstrip()
+            if any(marker in candidate for marker in _MARKERS):
+                found.append(Found(candidate, None, str(err)))
+            continue
+        position = end
+        if not isinstance(parsed, dict):  # pragma: no cover - a candidate starts with '{'
+            continue
+        if is_lineage(parsed):
+            found.append(Found(text[start:end] if start or end < len(text) else text, parsed))
+        elif unwrap and start == 0:  # a Lambda JSON-format record around the message
+            inner = parsed.get(LAMBDA_RECORD_MESSAGE)
+            if isinstance(inner, str):
+                found += _find_all(inner.strip(), unwrap=False)
+            elif isinstance(inner, dict) and is_lineage(inner):
+                found.append(Found(_compact(inner), inner))
+    if not found and first >= 0:
+        # What no line of the message yields may still be one broken event spread over lines (a
+        # pretty-printed event cut short): kept whole, as long as it names a lineage field.
+        rest = text[first:]
+        if any(marker in rest for marker in _MARKERS):
+            try:
+                _decode(rest)
+            except (ValueError, RecursionError) as err:
+                return [Found(rest, None, str(err))]
+    return found

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.common.extract import find_event
+from lambdas.common.extract import find_event, find_events
 from tests.conftest import load_examples
 from tests.unit.log_shapes import lambda_record, lambda_text, spark_driver
 
@@ -206,3 +206,66 @@ def test_a_record_that_is_itself_lineage_is_taken_as_the_event() -> None:
     found = find_event(json.dumps(event))
     assert found is not None
     assert found.event == event
+
+
+# --- several events in one message ----------------------------------------------------------------
+
+OTHER = {**EVENT, "event_id": "0f8fad5b-d9cb-469f-a165-708677280099", "event_type": "RUN_COMPLETE"}
+OTHER_TEXT = json.dumps(OTHER, separators=(",", ":"))
+WRAPS = {"bare": lambda t: t, "lambda text": lambda_text, "spark": spark_driver}
+
+
+@pytest.mark.parametrize("second", WRAPS)
+@pytest.mark.parametrize("first", WRAPS)
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_two_events_printed_in_one_write_are_both_found_in_order(
+    first: str, second: str, newline: str
+) -> None:
+    message = WRAPS[first](TEXT) + newline + WRAPS[second](OTHER_TEXT) + newline
+    found = find_events(message)
+    assert [(f.event, f.text) for f in found] == [(EVENT, TEXT), (OTHER, OTHER_TEXT)]
+    assert find_event(message) == found[0]
+
+
+def test_lines_that_are_not_lineage_between_events_are_skipped() -> None:
+    message = "\n".join(
+        ["INFO starting", TEXT, '{"level":"INFO","msg":"x"}', "", spark_driver(OTHER_TEXT), "done {"]
+    )
+    assert [f.event for f in find_events(message)] == [EVENT, OTHER]
+
+
+def test_a_second_event_on_the_same_line_is_found_too() -> None:
+    assert [f.event for f in find_events(f"{TEXT} {OTHER_TEXT}")] == [EVENT, OTHER]
+
+
+def test_a_lambda_json_record_whose_message_holds_two_lines_yields_both() -> None:
+    found = find_events(lambda_record(f"{TEXT}\n{lambda_text(OTHER_TEXT)}\n"))
+    assert [(f.event, f.text) for f in found] == [(EVENT, TEXT), (OTHER, OTHER_TEXT)]
+
+
+@pytest.mark.parametrize("cut", [40, len(TEXT) // 2, TEXT.index('"event_type":') + len('"event_type":')])
+def test_a_truncated_line_is_one_broken_event_and_the_next_line_is_still_found(cut: int) -> None:
+    # cut inside a string, after a comma, after a colon: the parser may read on into the next line,
+    # but a broken candidate is only the rest of its own line
+    found = find_events(f"{TEXT[:cut]}\n{OTHER_TEXT}")
+    assert [(f.event, f.text) for f in found] == [(None, TEXT[:cut]), (OTHER, OTHER_TEXT)]
+    assert found[0].parse_error
+
+
+def test_a_pretty_printed_event_is_one_event_whole_or_broken() -> None:
+    pretty = json.dumps(EVENT, indent=2)
+    [found] = find_events(pretty)
+    assert found.event == EVENT
+    cut = pretty[: pretty.index('"run_id"')]  # its first lines hold no lineage field of their own
+    [broken] = find_events(cut)
+    assert (broken.event, broken.text) == (None, cut.strip())
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ['{"a' * 50_000, '{"a":[\n' * 20_000, "{\n" * 50_000, '{"a":"{"\n' * 20_000],
+    ids=["braces", "nested lines", "brace lines", "open strings"],
+)
+def test_a_hostile_message_of_braces_holds_no_event(hostile: str) -> None:
+    # each line is decoded on its own (but the first object, which may span lines): read in one pass
+    assert find_events(hostile) == []
