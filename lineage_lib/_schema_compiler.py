@@ -54,6 +54,23 @@ _SUPPORTED = frozenset(
 
 
 _MATCH_MEMO_LIMIT = 4096
+# Only strings this short at most are remembered: names, ids, tag values repeat; an error's message
+# or stack does not, and 4096 of them would hold megabytes for the life of the process.
+_MEMO_MAX_LENGTH = 1024
+
+
+# A pattern that only excludes characters: the whole string, none of the class (``^[^\ud800-\udfff]*$``)
+_EXCLUDING_ONLY = re.compile(r"\^\[\^((?:\\.|[^\]\\])+)\]\*\$")
+
+
+def _every_ascii_string_matches(pattern: str) -> bool:
+    """Whether ``pattern`` is ``^[^C]*$`` with no ASCII character in C: then every ASCII string
+    matches it (the class consumes it whole), and only other strings need the regex search."""
+    shape = _EXCLUDING_ONLY.fullmatch(pattern)
+    if shape is None:
+        return False
+    excluded = re.compile(f"[{shape.group(1)}]")
+    return not any(excluded.fullmatch(chr(code)) for code in range(128))
 
 
 class SchemaCompileError(LineageError):
@@ -262,9 +279,15 @@ class _Generator:
                 at.emit(*check)
             return
         regex = self.constant("_R", re.compile(schema["pattern"]))
-        checks.append(
-            (f"{regex}.search({v}) is None", "pattern", _message(v, f" does not match {schema['pattern']!r}"))
-        )
+        mismatch = f"{regex}.search({v}) is None"
+        if _every_ascii_string_matches(schema["pattern"]):  # str.isascii() is O(1) in CPython
+            mismatch = f"not {v}.isascii() and {mismatch}"
+        checks.append((mismatch, "pattern", _message(v, f" does not match {schema['pattern']!r}")))
+        max_length = schema.get("maxLength")
+        if not isinstance(max_length, int) or max_length > _MEMO_MAX_LENGTH:
+            for check in checks:
+                at.emit(*check)
+            return
         # Names, ids and dataset URIs repeat on every event of a run: remember the strings that passed
         # these string checks (a set lookup costs a tenth of a regex search), up to a bound.
         seen = self.memo((schema.get("minLength"), schema.get("maxLength"), schema["pattern"]))

@@ -110,6 +110,8 @@ _values = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**40), max_value=2**40),
+    # the bounds of the run state (int64) and beyond them
+    st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 10**45 + 1, 9.3e18, -9.3e18, 1e300]),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=40),
     st.sampled_from(
@@ -134,6 +136,13 @@ _values = st.one_of(
             "s3://bucket/key",
             "s3://",
             "raw_db.orders_raw",
+            # lone surrogates (not Unicode text; hypothesis' text() never makes them) and a valid pair
+            "step_\ud800",
+            "\udcff",
+            "a\udc80b",
+            "s3://b/caf\udcff.csv",
+            "\ude00\ud83d",
+            "\U0001f600 ok",
         ]
     ),
     st.lists(st.integers(), max_size=2),
@@ -179,3 +188,68 @@ def mutated_events(draw: st.DrawFn) -> Any:
 @given(mutated_events())
 def test_compiled_validator_agrees_with_jsonschema_on_mutated_events(event: Any) -> None:
     assert compiled_accepts(event) == reference_accepts(event), json.dumps(event, default=str)[:400]
+
+
+# --- what the run state must hold: int64 integers, Unicode text (issue 11) -------------------------
+
+INT64_MAX, INT64_MIN = 2**63 - 1, -(2**63)
+_INTEGERS = ["error.exit_code", "metrics.records", "metrics.bytes", "metrics.files"]
+_TEXTS = [
+    "pipeline_id", "run_id", "step", "producer.name", "producer.version", "context.job_name",
+    "context.sfn_execution_arn", "error.type", "error.message", "error.stack", "error.signal",
+    "source.id", "source.location", "source.version", "source.schema.version", "source.schema.fields.0.name",
+    "target.id", "columns.0.column", "columns.0.description", "columns.0.sources.0.dataset",
+    "columns.0.sources.0.column", "tags.team",
+]  # fmt: skip
+
+
+def event_with(path: str, value: Any) -> dict[str, Any]:
+    """A valid event that has ``path``, with the value there replaced (text: appended to)."""
+    for _, example in VALID:
+        event = copy.deepcopy(example)
+        parent: Any = event
+        parts = [int(p) if p.isdigit() else p for p in path.split(".")]
+        try:
+            for part in parts[:-1]:
+                parent = parent[part]
+            current = parent[parts[-1]] if path != "error.exit_code" or "exit_code" in parent else 0
+        except (KeyError, IndexError, TypeError):
+            continue
+        parent[parts[-1]] = current + value if isinstance(value, str) else value
+        return event
+    raise AssertionError(f"no valid example has {path}")
+
+
+@pytest.mark.parametrize("path", _INTEGERS)
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [(INT64_MAX, True), (INT64_MAX + 1, False), (10**45 + 1, False), (9.3e18, False), (1e300, False)],
+)
+def test_integers_are_bounded_to_int64_by_both_validators(path: str, value: Any, valid: bool) -> None:
+    event = event_with(path, value)
+    assert compiled_accepts(event) is reference_accepts(event) is valid
+
+
+@pytest.mark.parametrize("value", [INT64_MIN, INT64_MIN - 1, -(10**45)])
+def test_an_exit_code_may_be_negative_down_to_int64s_minimum(value: int) -> None:
+    event = event_with("error.exit_code", value)
+    assert compiled_accepts(event) is reference_accepts(event) is (value >= INT64_MIN)
+
+
+@pytest.mark.parametrize("path", _TEXTS)
+@pytest.mark.parametrize(
+    ("suffix", "valid"),
+    [
+        ("_\ud800", False),
+        ("_\udcff_", False),
+        ("\ude00\ud83d", False),
+        ("_\U0001f600", True),
+        ("_caf\u00e9", True),
+    ],
+    ids=["high", "low", "reversed pair", "astral", "accent"],
+)
+def test_text_with_a_lone_surrogate_is_refused_by_both_validators(
+    path: str, suffix: str, valid: bool
+) -> None:
+    event = event_with(path, suffix)
+    assert compiled_accepts(event) is reference_accepts(event) is valid

@@ -39,6 +39,9 @@ KITCHEN_SINK: dict[str, Any] = {
             "additionalProperties": {"type": "string", "maxLength": 3},
         },
         "loose": {"minLength": 2, "minimum": 3, "minItems": 1, "required": ["x"]},
+        # patterns that only exclude non-ASCII characters: ASCII strings skip the regex
+        "text": {"type": "string", "maxLength": 4, "pattern": "^[^\\u00e9-\\u00ef\\ud800-\\udfff]*$"},
+        "blob": {"type": "string", "pattern": "^[^\\ud800-\\udfff]*$"},
     },
     "allOf": [
         {
@@ -56,6 +59,7 @@ _scalars = st.one_of(
     st.integers(min_value=-3, max_value=12),
     st.sampled_from([0.0, 1.0, 2.5, -1.5, 1e300, -0.0, 10.0, 11.0]),
     st.sampled_from(["", "a", "b", "ab", "abcd", "abcde", "A", "1", "a\n", "x"]),
+    st.sampled_from(["\u00e9", "a\u00ea", "\u00f0", "\ud800", "a\udfff", "\U0001f600", "\u00ef\n"]),
 )
 _values = st.recursive(
     _scalars,
@@ -80,6 +84,8 @@ _instances = st.one_of(
                 "items",
                 "labels",
                 "loose",
+                "text",
+                "blob",
                 "other",
             ]
         ),
@@ -141,3 +147,19 @@ def test_remembered_matches_never_let_a_bad_string_through() -> None:
         validator(["ok1", "nope"])
     with pytest.raises(SchemaViolation):
         validator(["nope"])
+
+
+def test_a_pattern_that_excludes_only_non_ascii_characters_skips_the_regex_for_ascii_strings() -> None:
+    source, _ = compile_source({"type": "string", "pattern": "^[^\\ud800-\\udfff]*$"})
+    assert ".isascii()" in source
+    # a class with an ASCII member, or any other shape, keeps the plain search
+    for pattern in ("^[^\\x00-\\x1f\\ud800-\\udfff]*$", "^[^\\ud800]+$", "^x[^\\ud800]*$"):
+        assert ".isascii()" not in compile_source({"type": "string", "pattern": pattern})[0], pattern
+
+
+def test_long_strings_are_never_remembered() -> None:
+    source, constants = compile_source(
+        {"type": "string", "maxLength": 8192, "pattern": "^[^\\ud800-\\udfff]*$"}
+    )
+    assert not any(name.startswith("_M") for name in constants)  # no memo: stacks do not repeat
+    assert "_M" not in source
