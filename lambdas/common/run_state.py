@@ -25,6 +25,7 @@ from lineage_lib.plane import (
     ObservedTag,
     PlatformState,
     Reconciliation,
+    RunStateTable,
     RunStatus,
     attempt_sk,
     run_pk,
@@ -50,6 +51,9 @@ _STEP_STATUS: Final = {
     EventType.STEP_COMPLETE: RunStatus.COMPLETE,
     EventType.STEP_FAIL: RunStatus.FAILED,
 }
+# In a state view, the log event the event came in (lambdas.common.ingest.delivered_as): not the
+# event's, so never read by the fold; the store keeps it on the event's marker.
+DELIVERED_AS: Final = RunStateTable.MARKER_DELIVERED_AS
 _COUNTERS: Final = {EventType.READ: "reads", EventType.WRITE: "writes", EventType.TRANSFORM: "transforms"}
 
 
@@ -185,6 +189,12 @@ def _integral(value: Any) -> Any:
     if isinstance(value, list):
         return [_integral(v) for v in value]
     return value
+
+
+def index_sort_key(event_time: str, key: ItemKey) -> str:
+    """The sort key of an attempt in the table's indexes (pipeline-runs by start, active-runs by last
+    event): a time, then the attempt's own keys, so that equal times still sort apart."""
+    return f"{sortable_time(event_time)}#{key.pk}#{key.sk}"
 
 
 def keys_of(event: Mapping[str, Any]) -> tuple[ItemKey, ItemKey | None]:

@@ -8,7 +8,18 @@ counted as a duplicate, and the rest is committed. A version that moved means an
 there first: the items are read again and the fold is redone. Because the fold is commutative
 (lambdas.common.run_state), the result does not depend on which writer wins.
 
-Requests: one BatchGetItem per 100 items touched, one TransactWriteItems per ~90 events.
+A transaction DynamoDB refuses for its content (a ValidationException, a cancellation reason that
+is neither a condition nor a race, a value the serializer cannot write) never fails the batch: it
+is split in halves, down to the one event it cannot hold, which is left out and reported
+(``ApplyResult.refused``) while every other event is applied. lambdas.common.state_limits keeps
+such events out before the archive is written; this is the defence behind it.
+
+Each marker records the log event its event was applied from (``delivered_as``): ``delivered``
+reads them back, so that the validator archives nothing twice when the same log events come again,
+batched otherwise.
+
+Requests: one BatchGetItem per 100 items touched, one TransactWriteItems per ~90 events, and
+``delivered``'s one eventually consistent BatchGetItem per 100 event ids.
 """
 
 from __future__ import annotations
@@ -18,44 +29,21 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Final
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
-from lambdas.common.errors import RunStateConflictError, RunStateWriteError
-from lambdas.common.run_state import ItemKey, PlatformEnd, Progress, apply_event, keys_of, new_progress
+from lambdas.common.errors import RunStateConflictError
+from lambdas.common.run_state import DELIVERED_AS, ItemKey, Progress, apply_event, keys_of, new_progress
+from lambdas.common.state_items import Stored, from_item, to_item
 from lineage_lib.contract import Field
-from lineage_lib.plane import EVENT_MARKER_SK, RunStateTable, RunStatus, event_marker_pk, sortable_time
+from lineage_lib.plane import EVENT_MARKER_SK, RunStateTable, event_marker_pk, sortable_time
+
+__all__ = ["ApplyResult", "Delivered", "RunStateStore", "Stored"]
 
 T = RunStateTable
 MAX_TRANSACTION_ITEMS: Final = 100
 MAX_BATCH_GET_KEYS: Final = 100
-# Attribute names this store owns on attempt and step items; any other attribute (written by the Glue
-# bridge, for instance) is carried over unchanged when an item is rewritten.
-_MANAGED: Final = frozenset(
-    {
-        T.PK, T.SK, T.KIND, T.VERSION, T.PIPELINE_ID, T.RUN_ID, T.ATTEMPT, T.STEP, T.STATUS,
-        T.STATUS_EVENT_TIME, T.STATUS_EVENT_ID, T.ERROR, T.STARTED_AT, T.FIRST_EVENT_TIME,
-        T.LAST_EVENT_TIME, T.EVENT_COUNT, T.READ_COUNT, T.WRITE_COUNT, T.TRANSFORM_COUNT, T.INPUTS,
-        T.OUTPUTS, T.CONTEXT, T.PLATFORM, T.ACTIVE_PK, T.ACTIVE_SK, T.PIPELINE_SK, T.LINEAGE_STATUS,
-        T.OBSERVED_EVENT_COUNT, T.PLATFORM_STATE, T.PLATFORM_STATUS, T.PLATFORM_ERROR,
-        T.PLATFORM_ENDED_AT, T.PLATFORM_EVENT_ID, T.PLATFORM_RUN_ID, T.PREVIOUS_RUN_ID, T.OBSERVED_BY,
-        T.RECONCILIATION,
-    }
-)  # fmt: skip
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-@dataclass
-class Stored:
-    """An item as read: its progress, its version (None when absent) and attributes owned by others."""
-
-    progress: Progress
-    version: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,6 +52,25 @@ class ApplyResult:
     duplicates: int = 0
     requests: int = 0
     applied_ids: set[str] = field(default_factory=set)  # the event ids applied by this call
+    # event id → why DynamoDB refused the one-event transaction that was left of it
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Delivered:
+    """Which events (their ``delivered_as``) were applied from these same log events before."""
+
+    identities: set[str] = field(default_factory=set)
+    requests: int = 0
+
+
+class _Refused(Exception):
+    """A transaction DynamoDB will refuse whenever it is sent, for what it holds."""
+
+    def __init__(self, pending: list[Mapping[str, Any]], reason: str) -> None:
+        super().__init__(reason)
+        self.pending = pending
+        self.reason = reason
 
 
 class RunStateStore:
@@ -106,6 +113,40 @@ class RunStateStore:
                 self._commit(chunk, stored, result)
         return result
 
+    def delivered(self, events: Iterable[Mapping[str, Any]]) -> Delivered:
+        """Of these state views, the ``delivered_as`` of those whose marker says they were applied
+        from the very same log event (not merely the same event id: a log line's claims are not its
+        identity). Eventually consistent reads: a marker written a moment ago may be missed, and the
+        event is then archived a second time (the queries count each event id once)."""
+        wanted: dict[str, set[str]] = {}
+        for event in events:
+            identity = event.get(DELIVERED_AS)
+            if identity is not None:
+                wanted.setdefault(event_marker_pk(event[Field.EVENT_ID]), set()).add(identity)
+        found = Delivered()
+        markers = sorted(wanted)
+        for start in range(0, len(markers), MAX_BATCH_GET_KEYS):
+            batch = markers[start : start + MAX_BATCH_GET_KEYS]
+            keys = [{T.PK: {"S": pk}, T.SK: {"S": EVENT_MARKER_SK}} for pk in batch]
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": keys,
+                    "ProjectionExpression": "#pk, #d",
+                    "ExpressionAttributeNames": {"#pk": T.PK, "#d": T.MARKER_DELIVERED_AS},
+                }
+            }
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                found.requests += 1
+                for raw in response.get("Responses", {}).get(self._table, []):
+                    identity = raw.get(T.MARKER_DELIVERED_AS, {}).get("S")
+                    if identity in wanted.get(raw[T.PK]["S"], ()):
+                        found.identities.add(identity)
+                request = response.get("UnprocessedKeys") or {}
+                if request:
+                    self._sleep(0.05 + random.random() * 0.1)
+        return found
+
     def read(self, keys: Iterable[ItemKey]) -> dict[ItemKey, Stored]:
         """The stored attempts and steps among ``keys`` (absent ones are left out)."""
         found = self._load(set(keys), ApplyResult())
@@ -127,7 +168,7 @@ class RunStateStore:
         }
         while len(found) < limit:
             response = self._client.query(**request, Limit=limit - len(found))
-            found += [_from_item(raw).progress for raw in response.get("Items", [])]
+            found += [from_item(raw).progress for raw in response.get("Items", [])]
             if "LastEvaluatedKey" not in response:
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -149,7 +190,7 @@ class RunStateStore:
                 response = self._client.batch_get_item(RequestItems=request)
                 result.requests += 1
                 for raw in response.get("Responses", {}).get(self._table, []):
-                    item = _from_item(raw)
+                    item = from_item(raw)
                     loaded[item.progress.key] = item
                 request = response.get("UnprocessedKeys") or {}
                 if request:
@@ -161,19 +202,39 @@ class RunStateStore:
     def _commit(
         self, chunk: list[Mapping[str, Any]], stored: dict[ItemKey, Stored], result: ApplyResult
     ) -> None:
+        """Commit a chunk; one that DynamoDB refuses for what it holds is split, down to the event."""
+        try:
+            self._commit_chunk(chunk, stored, result)
+        except _Refused as refused:
+            pending = refused.pending
+            if len(pending) == 1:
+                result.refused[pending[0][Field.EVENT_ID]] = refused.reason
+                return
+            half = len(pending) // 2
+            for part in (pending[:half], pending[half:]):
+                self._commit(part, stored, result)
+
+    def _commit_chunk(
+        self, chunk: list[Mapping[str, Any]], stored: dict[ItemKey, Stored], result: ApplyResult
+    ) -> None:
         pending = list(chunk)
         for attempt in range(self._max_tries):
             if not pending:
                 return
             updated = _fold_into(pending, stored)
             expires = int(self._clock()) + self._dedup_ttl
-            actions = [self._marker_put(e, expires) for e in pending]
-            actions += [self._item_put(key, item) for key, item in updated.items()]
             try:
+                actions = [self._marker_put(e, expires) for e in pending]
+                actions += [self._item_put(key, item) for key, item in updated.items()]
                 self._client.transact_write_items(TransactItems=actions)
+            except (ArithmeticError, TypeError, ParamValidationError) as err:  # refused before sending
+                raise _Refused(pending, f"{type(err).__name__}: {err}") from err
             except ClientError as err:
                 result.requests += 1
-                if err.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                error = err.response.get("Error", {})
+                if error.get("Code") in _REFUSED_REQUEST:
+                    raise _Refused(pending, f"{error.get('Code')}: {error.get('Message', '')}") from err
+                if error.get("Code") != "TransactionCanceledException":
                     raise
                 reasons = [r.get("Code", "None") for r in err.response.get("CancellationReasons", [])]
                 marker_reasons, item_reasons = reasons[: len(pending)], reasons[len(pending) :]
@@ -182,8 +243,8 @@ class RunStateStore:
                 result.duplicates += len(repeated)
                 pending = [e for i, e in enumerate(pending) if i not in repeated]
                 refused = {c for c in reasons if c not in _PASSED and c != _CONDITION_FAILED} - _TRANSIENT
-                if refused:  # not a race to retry: say what DynamoDB refused, and on what
-                    raise RunStateWriteError(sorted(refused), [f"{k.pk}/{k.sk}" for k in updated]) from err
+                if refused and pending:  # not a race to retry: what the transaction holds is refused
+                    raise _Refused(pending, "cancelled: " + ", ".join(sorted(refused))) from err
                 if stale:
                     stored.update(self._load(set(stale), result))
                 if not repeated and not stale:  # a conflicting transaction or throttling: back off
@@ -200,6 +261,8 @@ class RunStateStore:
 
     def _marker_put(self, event: Mapping[str, Any], expires: int) -> dict[str, Any]:
         attempt_key = keys_of(event)[0]
+        identity = event.get(DELIVERED_AS)
+        delivered = {} if identity is None else {T.MARKER_DELIVERED_AS: {"S": identity}}
         return {
             "Put": {
                 "TableName": self._table,
@@ -209,6 +272,7 @@ class RunStateStore:
                     T.KIND: {"S": T.KIND_EVENT},
                     T.MARKER_ATTEMPT: {"S": f"{attempt_key.pk}/{attempt_key.sk}"},
                     T.TTL: {"N": str(expires)},
+                    **delivered,
                 },
                 "ConditionExpression": "attribute_not_exists(#pk)",
                 "ExpressionAttributeNames": {"#pk": T.PK},
@@ -216,7 +280,7 @@ class RunStateStore:
         }
 
     def _item_put(self, key: ItemKey, item: Stored) -> dict[str, Any]:
-        put: dict[str, Any] = {"TableName": self._table, "Item": _to_item(item)}
+        put: dict[str, Any] = {"TableName": self._table, "Item": to_item(item)}
         if item.version is None:
             put["ConditionExpression"] = "attribute_not_exists(#pk)"
             put["ExpressionAttributeNames"] = {"#pk": T.PK}
@@ -232,6 +296,9 @@ class RunStateStore:
 
 _CONDITION_FAILED: Final = "ConditionalCheckFailed"
 _PASSED: Final = frozenset({"None", ""})
+# Errors of a whole request that no retry changes: what it holds is refused (a key or an item too
+# large, a value DynamoDB cannot store).
+_REFUSED_REQUEST: Final = frozenset({"ValidationException"})
 # Cancellation reasons that go away on their own: another transaction on the item, throttling.
 _TRANSIENT: Final = frozenset(
     {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
@@ -292,116 +359,3 @@ def _fold_into(
 
 def _key_attrs(key: ItemKey) -> dict[str, Any]:
     return {T.PK: {"S": key.pk}, T.SK: {"S": key.sk}}
-
-
-def _to_item(item: Stored) -> dict[str, Any]:
-    p = item.progress
-    key = p.key
-    attrs: dict[str, Any] = {
-        T.PK: key.pk,
-        T.SK: key.sk,
-        T.KIND: T.KIND_ATTEMPT if p.step is None else T.KIND_STEP,
-        T.VERSION: (item.version or 0) + 1,
-        T.PIPELINE_ID: p.pipeline_id,
-        T.RUN_ID: p.run_id,
-        T.ATTEMPT: p.attempt,
-        T.STATUS: p.final_status,
-        T.LINEAGE_STATUS: p.status,
-        T.EVENT_COUNT: p.events,
-        T.OBSERVED_EVENT_COUNT: p.observed_events,
-        T.READ_COUNT: p.reads,
-        T.WRITE_COUNT: p.writes,
-        T.TRANSFORM_COUNT: p.transforms,
-    }
-    optional = {
-        T.STEP: p.step,
-        T.STATUS_EVENT_TIME: p.status_event[0] if p.status_event else None,
-        T.STATUS_EVENT_ID: p.status_event[1] if p.status_event else None,
-        T.ERROR: p.error,
-        T.STARTED_AT: p.started_at,
-        T.FIRST_EVENT_TIME: p.first_event_time,
-        T.LAST_EVENT_TIME: p.last_event_time,
-        T.INPUTS: set(p.inputs) or None,
-        T.OUTPUTS: set(p.outputs) or None,
-    }
-    if p.platform is not None:
-        end = p.platform
-        optional.update(
-            {
-                T.PLATFORM_STATUS: end.status,
-                T.PLATFORM_STATE: end.state,
-                T.PLATFORM_ENDED_AT: end.decided_by[0],
-                T.PLATFORM_EVENT_ID: end.decided_by[1],
-                T.OBSERVED_BY: end.observed_by,
-                T.PLATFORM_ERROR: end.error,
-                T.PLATFORM_RUN_ID: end.platform_run_id,
-                T.PREVIOUS_RUN_ID: end.previous_run_id,
-                T.RECONCILIATION: p.reconciliation,
-            }
-        )
-    if p.step is None:
-        optional[T.CONTEXT] = p.context or None
-        optional[T.PLATFORM] = p.context.get(Field.PLATFORM)
-        started = p.started_at or p.first_event_time or ""
-        optional[T.PIPELINE_SK] = f"{sortable_time(started)}#{key.pk}#{key.sk}"
-        if p.active:
-            optional[T.ACTIVE_PK] = T.ACTIVE_PARTITION
-            optional[T.ACTIVE_SK] = f"{sortable_time(p.last_event_time or '')}#{key.pk}#{key.sk}"
-    attrs.update((name, value) for name, value in optional.items() if value is not None)
-    serialised = {name: _serializer.serialize(value) for name, value in attrs.items()}
-    return {**item.extra, **serialised}
-
-
-def _from_item(raw: Mapping[str, Any]) -> Stored:
-    values = {name: _plain(_deserializer.deserialize(value)) for name, value in raw.items()}
-    status_time, status_id = values.get(T.STATUS_EVENT_TIME), values.get(T.STATUS_EVENT_ID)
-    # ``status`` is the verdict; lineage's own status is ``lineage_status`` (items written before the
-    # platform's account existed hold only ``status``, which was lineage's then)
-    status = values.get(T.LINEAGE_STATUS, values.get(T.STATUS, RunStatus.RUNNING))
-    platform = None
-    if values.get(T.PLATFORM_STATUS) and values.get(T.PLATFORM_EVENT_ID):
-        platform = PlatformEnd(
-            status=values[T.PLATFORM_STATUS],
-            state=values.get(T.PLATFORM_STATE, values[T.PLATFORM_STATUS]),
-            decided_by=(values.get(T.PLATFORM_ENDED_AT, ""), values[T.PLATFORM_EVENT_ID]),
-            observed_by=values.get(T.OBSERVED_BY, ""),
-            error=values.get(T.PLATFORM_ERROR),
-            platform_run_id=values.get(T.PLATFORM_RUN_ID),
-            previous_run_id=values.get(T.PREVIOUS_RUN_ID),
-        )
-    progress = Progress(
-        pipeline_id=values[T.PIPELINE_ID],
-        run_id=values[T.RUN_ID],
-        attempt=values[T.ATTEMPT],
-        step=values.get(T.STEP),
-        status=status if status in RunStatus.RANK else RunStatus.RUNNING,
-        status_event=(status_time, status_id) if status_time and status_id else None,
-        error=values.get(T.ERROR),
-        started_at=values.get(T.STARTED_AT),
-        first_event_time=values.get(T.FIRST_EVENT_TIME),
-        last_event_time=values.get(T.LAST_EVENT_TIME),
-        events=values.get(T.EVENT_COUNT, 0),
-        reads=values.get(T.READ_COUNT, 0),
-        writes=values.get(T.WRITE_COUNT, 0),
-        transforms=values.get(T.TRANSFORM_COUNT, 0),
-        inputs=set(values.get(T.INPUTS, ())),
-        outputs=set(values.get(T.OUTPUTS, ())),
-        context=dict(values.get(T.CONTEXT, {})),
-        observed_events=values.get(T.OBSERVED_EVENT_COUNT, 0),
-        platform=platform,
-    )
-    extra = {name: value for name, value in raw.items() if name not in _MANAGED}
-    return Stored(progress, values.get(T.VERSION, 0), extra)
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal: integers become int again, recursively."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, set):
-        return {_plain(v) for v in value}
-    return value

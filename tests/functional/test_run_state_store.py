@@ -18,7 +18,6 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 import lineage_lib as lineage
-from lambdas.common.errors import RunStateWriteError
 from lambdas.common.run_state import fold
 from lambdas.common.state_store import ApplyResult, RunStateStore
 from lineage_cli.local_plane import LOCAL_REGION, run_state_table_spec
@@ -251,13 +250,17 @@ def test_a_redelivered_batch_found_applied_on_the_last_try_is_not_a_conflict(dyn
     assert (result.applied, result.duplicates) == (0, len(events))
 
 
-def test_a_refusal_that_a_retry_cannot_change_fails_at_once_naming_the_reason(dynamodb: Any) -> None:
+def test_a_refusal_of_a_transaction_splits_it_and_a_one_off_refusal_loses_nothing(dynamodb: Any) -> None:
+    """A cancellation reason that is neither a condition nor a race says the transaction's content is
+    refused: the store splits it rather than fail the batch. Refused once only, every event still
+    goes in (the poison events themselves: test_run_state_poison.py)."""
+    events = retried_run_events()
     transaction_conflicts(dynamodb, times=1, reason="ValidationError")
-    store = store_on(dynamodb)
 
-    with pytest.raises(RunStateWriteError, match="ValidationError") as refused:
-        store.apply(retried_run_events())
-    assert refused.value.reasons == ["ValidationError"]
+    result = store_on(dynamodb).apply(events)
+
+    assert (result.applied, result.duplicates, result.refused) == (len(events), 0, {})
+    assert_state_is_the_fold_of(dynamodb, events)
 
 
 def test_an_item_another_writer_created_without_a_version_is_taken_over(dynamodb: Any) -> None:
