@@ -141,7 +141,8 @@ def ingest_fields() -> tuple[str, ...]:
 
 
 def ingest_type() -> str:
-    types = {Ingest.LOG_TIMESTAMP: "bigint"}  # CloudWatch's epoch milliseconds; the rest are text
+    # CloudWatch's epoch milliseconds, and the event's place in its log message; the rest are text
+    types = {Ingest.LOG_TIMESTAMP: "bigint", Ingest.EVENT_INDEX: "bigint"}
     return "struct<" + ",".join(f"{name}:{types.get(name, STRING)}" for name in ingest_fields()) + ">"
 
 

@@ -160,7 +160,15 @@ def deliveries_of(lines: Iterable[str]) -> tuple[list[tuple[str, Delivery]], int
             message = record[Quarantine.MESSAGE]
             if not isinstance(message, str):
                 raise TypeError(message)
-            log_event = LogEvent(str(where[Ingest.LOG_EVENT_ID]), int(where[Ingest.LOG_TIMESTAMP]), message)
+            # a message can hold several events: the line names the one it quarantined (a line
+            # written before event_index existed has none: every event of its message is read)
+            index = where.get(Ingest.EVENT_INDEX)
+            log_event = LogEvent(
+                str(where[Ingest.LOG_EVENT_ID]),
+                int(where[Ingest.LOG_TIMESTAMP]),
+                message,
+                only_event=index if isinstance(index, int) and not isinstance(index, bool) else None,
+            )
         except (ValueError, TypeError, KeyError):
             unreadable += 1
             continue

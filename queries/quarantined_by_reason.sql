@@ -10,15 +10,23 @@
 --     --execution-parameters "'2026-11-21'" "'2026-11-21'"
 --
 -- Notes: log_date is the UTC date of the delivering batch's first log event. A line counts once
--- (by event_id, or by CloudWatch log event id when the line had no readable id). sample_path and
--- sample_detail show one refusal of the group; the lines themselves are in message.
+-- (by event_id; when the line had no readable id, by CloudWatch log event id and the event's place
+-- in its message, event_index, since one message can hold several events; an unreadable delivery,
+-- which has neither, by its batch_id, a digest of the payload): a redelivery batched otherwise
+-- quarantines its lines again, under another object. sample_path and sample_detail show one
+-- refusal of the group; the lines themselves are in message.
 WITH deduped AS (
     SELECT
         log_date,
         reason,
         ingest,
         row_number() OVER (
-            PARTITION BY coalesce(event_id, ingest.log_event_id) ORDER BY ingest.log_timestamp
+            PARTITION BY coalesce(
+                event_id,
+                ingest.log_event_id || '#' || CAST(coalesce(ingest.event_index, 0) AS varchar),
+                ingest.batch_id
+            )
+            ORDER BY ingest.log_timestamp
         ) AS delivery
     FROM quarantine
     WHERE log_date BETWEEN ? AND ?

@@ -32,18 +32,6 @@ class ArchiveWriteError(PlaneError):
         )
 
 
-class RunStateWriteError(PlaneError):
-    """DynamoDB refused a run-state transaction for a reason a retry will not change."""
-
-    def __init__(self, reasons: list[str], items: list[str]) -> None:
-        self.reasons = reasons
-        super().__init__(
-            f"DynamoDB refused the run-state transaction ({', '.join(reasons)}) for items "
-            f"{', '.join(items[:5])}; the batch stays archived and will be retried, then kept in the "
-            "dead-letter queue: check the table's limits and the items named"
-        )
-
-
 class RunStateConflictError(PlaneError):
     """Run-state transactions kept conflicting with other writers; the invocation is retried."""
 
@@ -52,4 +40,18 @@ class RunStateConflictError(PlaneError):
             f"{pending} events could not be applied to the run state after {tries} conflicting "
             "transactions; the batch will be retried (throttling or a hot run: check the table's "
             "throttle metrics)"
+        )
+
+
+class UnreadableDeliveryError(PlaneError):
+    """A payload that is not a CloudWatch Logs subscription's: not base64, not gzip, not JSON, or
+    without the fields every delivery has. It will never become readable: the validator keeps it in
+    the quarantine (code unreadable_delivery) and acknowledges it instead of having it retried."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(
+            f"unreadable delivery: {problem}. CloudWatch Logs never sends this: check what invokes "
+            "the function (only the plane's subscription filters should); the payload is kept in the "
+            "archive's quarantine under the code unreadable_delivery"
         )

@@ -1,10 +1,13 @@
 """One delivered CloudWatch Logs batch → archive objects, valid events for the run state, and counts.
 
-Pure: no AWS calls, no clock (the time of receipt is passed in). Every log event of the batch ends
-in exactly one of three places, and ``Counts`` proves it: archived (a valid event, under ``events/``),
-quarantined (looked like lineage but was refused, under ``quarantine/`` with the original message and
-the reason) or ignored (not lineage). Archived lines are the producer's JSON text with an ``ingest``
-object appended (lineage_lib.plane.Ingest), so the event itself is kept byte for byte.
+Pure: no AWS calls, no clock (the time of receipt is passed in). Every lineage event found in the
+batch's log messages (several per message when a job printed them in one write: extract.py) ends in
+exactly one place, and ``Counts`` proves it, over events rather than messages: archived (a valid
+event, under ``events/``), quarantined (looked like lineage but was refused, under ``quarantine/``
+with the original message and the reason) or ignored (a message without lineage). Archived lines
+are the producer's JSON text with an ``ingest`` object appended (lineage_lib.plane.Ingest), so the
+event itself is kept byte for byte; ``ingest.log_event_id`` and ``ingest.event_index`` name the log
+event and the event's place in its message.
 """
 
 from __future__ import annotations
@@ -13,18 +16,19 @@ import functools
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from lambdas.common.archive import ArchiveObject
-from lambdas.common.extract import Found, find_event
-from lambdas.common.run_state import state_view
-from lineage_lib import contract
-from lineage_lib._schema_compiler import SchemaViolation
+from lambdas.common.extract import Found, find_events
+from lambdas.common.refusals import Refusals, reason, state_reason
+from lambdas.common.run_state import DELIVERED_AS, state_view
+from lambdas.common.state_limits import state_refusal
 from lineage_lib.contract import Field
 from lineage_lib.plane import (
+    Archive,
     Ingest,
     Quarantine,
     QuarantineCode,
@@ -35,10 +39,10 @@ from lineage_lib.plane import (
 )
 
 _dumps: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-# jsonschema's best_match costs ~0.8 ms per refused event: a batch of nothing but schema violations
-# would outlast the function's timeout. The first ones of a batch get its precise reason; the rest
-# get the compiled validator's own (also exact about path and rule, terser in wording).
-MAX_EXPLAINED_PER_BATCH: Final = 50
+# The quarantine object of events that DynamoDB refused after the batch was archived (Validator).
+RUN_STATE_REFUSED_SUFFIX: Final = "-run-state"
+# The quarantine object of a payload that is not a subscription's, named by a digest of it.
+UNREADABLE_PREFIX: Final = "unreadable-"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class LogEvent:
     id: str
     timestamp: int  # milliseconds since the epoch
     message: str
+    # lineage replay: only the event at this index of the message (a quarantine line names one)
+    only_event: int | None = None
 
 
 @dataclass(frozen=True)
@@ -67,24 +73,88 @@ class Delivery:
 
 @dataclass
 class Counts:
+    """Counted in events. ``received`` is every lineage event found in the batch's messages, plus
+    each message in which none was found (``ignored``); ``log_events`` is how many messages came."""
+
     received: int = 0
     archived: int = 0
     quarantined: int = 0
     ignored: int = 0
+    log_events: int = 0
 
     @property
     def balanced(self) -> bool:
         return self.received == self.archived + self.quarantined + self.ignored
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """A valid event: its archived line and partition, and what the run state reads of it."""
+
+    partition: tuple[str, str]  # (event_date, pipeline_id)
+    line: str
+    view: dict[str, Any]  # run_state.state_view, with the log event it came in (DELIVERED_AS)
+    log_event: LogEvent
+    index: int  # within its message
+
+    @property
+    def delivered_as(self) -> str:
+        value: str = self.view[DELIVERED_AS]
+        return value
+
+
 @dataclass
 class Outcome:
     batch_id: str
     counts: Counts
-    objects: list[ArchiveObject]
-    events: list[dict[str, Any]]  # the valid events' fields the run state reads (run_state.state_view)
+    accepted: list[Accepted]
+    quarantine: ArchiveObject
     reasons: Counter[str] = field(default_factory=Counter)  # quarantine codes
     ignored_ids: list[str] = field(default_factory=list)  # CloudWatch ids of the ignored log events
+    ingest_fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The valid events' fields the run state reads (run_state.state_view)."""
+        return [accepted.view for accepted in self.accepted]
+
+    @functools.cached_property
+    def objects(self) -> list[ArchiveObject]:
+        return self.archive_objects()
+
+    def archive_objects(self, leave_out: Collection[str] = ()) -> list[ArchiveObject]:
+        """One object per partition of the valid events, then the quarantine's; ``leave_out`` names
+        events (Accepted.delivered_as) an earlier delivery of the same log events archived."""
+        partitions: dict[tuple[str, str], ArchiveObject] = {}
+        for accepted in self.accepted:
+            if accepted.delivered_as in leave_out:
+                continue
+            target = partitions.get(accepted.partition)
+            if target is None:
+                key = event_object_key(*accepted.partition, self.batch_id)
+                target = partitions[accepted.partition] = ArchiveObject(key)
+            target.lines.append(accepted.line)
+        objects = [partitions[p] for p in sorted(partitions)]
+        return [*objects, self.quarantine] if self.quarantine.lines else objects
+
+    def state_refused_object(self, refused: Mapping[str, str]) -> ArchiveObject:
+        """Quarantine lines for archived events whose run-state write DynamoDB refused (event id →
+        DynamoDB's reason), at a key of their own beside the batch's quarantine object."""
+        suffix = Archive.OBJECT_SUFFIX
+        key = self.quarantine.key.removesuffix(suffix) + RUN_STATE_REFUSED_SUFFIX + suffix
+        refusals = ArchiveObject(key)
+        for accepted in self.accepted:
+            detail = refused.get(accepted.view[Field.EVENT_ID])
+            if detail is None:
+                continue
+            why = reason(
+                QuarantineCode.RUN_STATE_REFUSED,
+                f"archived under events/, but DynamoDB refused its run-state write: {detail}",
+                rule="dynamodb",
+            )
+            line = _quarantine_line(accepted.view, accepted.log_event, accepted.index, why, self)
+            refusals.lines.append(line)
+        return refusals
 
 
 def batch_id_of(delivery: Delivery) -> str:
@@ -96,6 +166,12 @@ def batch_id_of(delivery: Delivery) -> str:
     return f"{delivery.first_timestamp:013d}-{digest.hexdigest()[:24]}"
 
 
+def delivered_as(delivery: Delivery, log_event_id: str, index: int) -> str:
+    """The identity of one event as delivered: its log event and its place in the message. The same
+    on every delivery of that log event, whatever the batching; never taken from the event itself."""
+    return _dumps([delivery.owner, delivery.log_group, delivery.log_stream, log_event_id, index])
+
+
 def ingest(
     delivery: Delivery,
     *,
@@ -103,7 +179,8 @@ def ingest(
     received_at: datetime,
     validator_version: str,
 ) -> Outcome:
-    """Sort every log event of a batch into archived, quarantined or ignored."""
+    """Sort every lineage event of a batch into archived or quarantined, and messages without one
+    into ignored."""
     batch_id = batch_id_of(delivery)
     ingest_fields = {
         Ingest.INGESTED_AT: received_at.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
@@ -114,127 +191,98 @@ def ingest(
         Ingest.BATCH_ID: batch_id,
         Ingest.VALIDATOR_VERSION: validator_version,
     }
-    # Every archived line ends the same way but for the log event's id and timestamp: build the
-    # constant part once per batch, and splice it onto the producer's own JSON text.
+    # Every archived line ends the same way but for the log event's id, index and timestamp: build
+    # the constant part once per batch, and splice it onto the producer's own JSON text.
     tail_open = f',"{Ingest.KEY}":' + _dumps(ingest_fields)[:-1] + f',"{Ingest.LOG_EVENT_ID}":'
+    tail_index = f',"{Ingest.EVENT_INDEX}":'
     tail_time = f',"{Ingest.LOG_TIMESTAMP}":'
 
-    counts = Counts(received=len(delivery.log_events))
-    partitions: dict[tuple[str, str], ArchiveObject] = {}
     # The quarantine's date comes from the batch, not the clock: a retry after midnight builds the
     # same key, and its conditional write finds the object there.
     quarantine = ArchiveObject(quarantine_object_key(log_date_of(delivery.first_timestamp), batch_id))
-    valid: list[dict[str, Any]] = []
-    reasons: Counter[str] = Counter()
-    ignored: list[str] = []
-    refusal_of = _Refusals()
+    outcome = Outcome(batch_id, Counts(log_events=len(delivery.log_events)), [], quarantine)
+    outcome.ingest_fields = ingest_fields
+    refusal_of = Refusals()
 
     for log_event in delivery.log_events:
-        found = find_event(log_event.message)
-        if found is None:
-            ignored.append(log_event.id)
+        found_events = _selected(find_events(log_event.message), log_event.only_event)
+        if not found_events:
+            outcome.ignored_ids.append(log_event.id)
             continue
-        refusal = refusal_of(found)
-        if refusal is not None:
-            reasons[refusal[Quarantine.CODE]] += 1
-            quarantine.lines.append(_quarantine_line(found, log_event, refusal, ingest_fields))
-            continue
-        event = found.event
-        assert event is not None  # an unparsed candidate is refused
-        partition = (event_date_of(event[Field.EVENT_TIME]), event[Field.PIPELINE_ID])
-        target = partitions.get(partition)
-        if target is None:
-            target = partitions[partition] = ArchiveObject(event_object_key(*partition, batch_id))
-        target.lines.append(
-            f"{found.text[:-1]}{tail_open}{_dumps(log_event.id)}{tail_time}{log_event.timestamp}}}}}"
-        )
-        valid.append(state_view(event))
-
-    counts.archived = len(valid)
-    counts.quarantined = len(quarantine.lines)
-    counts.ignored = len(ignored)
-    objects = [partitions[p] for p in sorted(partitions)]
-    if quarantine.lines:
-        objects.append(quarantine)
-    return Outcome(batch_id, counts, objects, valid, reasons, ignored)
-
-
-class _Refusals:
-    """Why a lineage candidate is refused (its quarantine ``reason``), or None when it is valid.
-
-    One per batch: it counts how many schema violations may still get jsonschema's wording.
-    """
-
-    def __init__(self) -> None:
-        self.explanations_left = MAX_EXPLAINED_PER_BATCH
-
-    def __call__(self, found: Found) -> dict[str, str] | None:
-        event = found.event
-        if event is None:
-            return _reason(QuarantineCode.INVALID_JSON, f"not valid JSON (truncated?): {found.parse_error}")
-        version = event.get(Field.SCHEMA_VERSION)
-        if version is None:
-            return _reason(QuarantineCode.MISSING_SCHEMA_VERSION, "the event declares no schema_version")
-        if not isinstance(version, str) or version not in contract.known_versions():
-            known = ", ".join(contract.known_versions())
-            return _reason(
-                QuarantineCode.UNKNOWN_SCHEMA_VERSION,
-                f"schema_version {version!r} is not one this validator knows ({known}); deploy the "
-                "plane's newer version, then replay the quarantine",
+        for index, found in found_events:
+            event, why = found.event, refusal_of(found)
+            if event is None or why is not None:  # an unparsed candidate is always refused
+                outcome.reasons[why[Quarantine.CODE] if why else QuarantineCode.INVALID_JSON] += 1
+                quarantine.lines.append(_quarantine_line(event, log_event, index, why or {}, outcome))
+                continue
+            view = state_view(event)
+            view[DELIVERED_AS] = delivered_as(delivery, log_event.id, index)
+            refused = state_refusal(view)
+            if refused is not None:
+                outcome.reasons[QuarantineCode.RUN_STATE_REFUSED] += 1
+                why = state_reason(refused)
+                quarantine.lines.append(_quarantine_line(event, log_event, index, why, outcome))
+                continue
+            line = (
+                f"{found.text[:-1]}{tail_open}{_dumps(log_event.id)}{tail_index}{index}"
+                f"{tail_time}{log_event.timestamp}}}}}"
             )
-        if len(found.text) * 4 > contract.MAX_EVENT_BYTES:  # 4 bytes per character at most
-            size = len(found.text.encode("utf-8", errors="backslashreplace"))  # as the archive writes it
-            if size > contract.MAX_EVENT_BYTES:
-                return _reason(
-                    QuarantineCode.OVERSIZE,
-                    f"the event is {size} bytes, over the contract's {contract.MAX_EVENT_BYTES}-byte limit",
-                )
-        try:
-            contract.compiled_validator(version)(event)  # compiled once per process and version
-        except SchemaViolation as violation:
-            self.explanations_left -= 1
-            return _schema_reason(event, violation, explain=self.explanations_left >= 0)
-        return None
+            partition = (event_date_of(event[Field.EVENT_TIME]), event[Field.PIPELINE_ID])
+            outcome.accepted.append(Accepted(partition, line, view, log_event, index))
+
+    counts = outcome.counts
+    counts.archived = len(outcome.accepted)
+    counts.quarantined = len(quarantine.lines)
+    counts.ignored = len(outcome.ignored_ids)
+    counts.received = counts.archived + counts.quarantined + counts.ignored
+    return outcome
 
 
-def _schema_reason(event: Mapping[str, Any], violation: SchemaViolation, *, explain: bool) -> dict[str, str]:
-    # The reference validator names the most relevant error precisely; the compiled one's report is
-    # the fallback when jsonschema is not installed or the batch's budget is spent.
-    explained = None
-    if explain:
-        try:
-            explained = contract.explain(event)
-        except ImportError:
-            explained = None
-    if explained is not None:
-        return _reason(QuarantineCode.SCHEMA_VIOLATION, explained.reason, explained.path, explained.rule)
-    path = ".".join(str(part) for part in violation.path)
-    return _reason(QuarantineCode.SCHEMA_VIOLATION, violation.message, path, violation.rule)
+def unreadable_object(
+    payload: str, problem: str, *, region: str, received_at: datetime, validator_version: str
+) -> ArchiveObject:
+    """A payload that is no subscription's (lambdas.common.errors.UnreadableDeliveryError), kept
+    whole as one quarantine line. It has no batch to date it: its ``log_date`` is the day it was
+    received, and its name a digest of its content, so a repeat of the same payload that day is
+    written once."""
+    digest = hashlib.sha256(payload.encode("utf-8", errors="backslashreplace")).hexdigest()[:24]
+    received = received_at.astimezone(UTC)
+    name = f"{UNREADABLE_PREFIX}{digest}"
+    key = quarantine_object_key(received.date().isoformat(), name)
+    line = {
+        Quarantine.REASON: reason(QuarantineCode.UNREADABLE_DELIVERY, problem),
+        Quarantine.MESSAGE: payload,
+        Ingest.KEY: {
+            Ingest.INGESTED_AT: received.isoformat(timespec="milliseconds")[:-6] + "Z",
+            Ingest.REGION: region,
+            Ingest.BATCH_ID: name,
+            Ingest.VALIDATOR_VERSION: validator_version,
+        },
+    }
+    return ArchiveObject(key, [_dumps(line)])
 
 
-def _reason(code: str, detail: str, path: str = "", rule: str = "") -> dict[str, str]:
-    reason = {Quarantine.CODE: code, Quarantine.DETAIL: detail}
-    if path:
-        reason[Quarantine.PATH] = path
-    if rule:
-        reason[Quarantine.RULE] = rule
-    return reason
+def _selected(found: list[Found], only: int | None) -> list[tuple[int, Found]]:
+    if only is None:
+        return list(enumerate(found))
+    return [(only, found[only])] if 0 <= only < len(found) else []
 
 
 def _quarantine_line(
-    found: Found, log_event: LogEvent, reason: dict[str, str], ingest_fields: Mapping[str, Any]
+    event: Mapping[str, Any] | None, log_event: LogEvent, index: int, why: Mapping[str, str], outcome: Outcome
 ) -> str:
     line: dict[str, Any] = {}
-    if found.event is not None:
+    if event is not None:
         for name in (Quarantine.EVENT_ID, Quarantine.SCHEMA_VERSION):
-            value = found.event.get(name)
+            value = event.get(name)
             if isinstance(value, str):
                 line[name] = value
-    line[Quarantine.REASON] = reason
+    line[Quarantine.REASON] = dict(why)
     line[Quarantine.MESSAGE] = log_event.message
     line[Ingest.KEY] = {
-        **ingest_fields,
+        **outcome.ingest_fields,
         Ingest.LOG_EVENT_ID: log_event.id,
+        Ingest.EVENT_INDEX: index,
         Ingest.LOG_TIMESTAMP: log_event.timestamp,
     }
     return _dumps(line)

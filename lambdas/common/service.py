@@ -4,6 +4,17 @@ The archive is written first and its failure raises, so Lambda retries the whole
 state is written only once the batch is archived, so it never refers to an event the archive lacks.
 A retry rebuilds the same object keys (conditional writes skip what exists) and the run state skips
 event ids it has applied: nothing is lost and nothing is counted twice.
+
+Before the archive is written, the run state's markers say which events were applied from these
+very log events by an earlier delivery (the same batch retried after its run-state write, or the
+same log events batched otherwise): they are left out of the archive objects and the run state, and
+counted as already archived. Those objects exist already (an event is applied only after its batch
+was archived), so a retry of the same batch still finds its keys there, and a delivery batched
+otherwise stores nothing twice. Two deliveries of the same log events racing between this read and
+their run-state writes can both archive them: the one place such duplicates exist.
+
+An event DynamoDB still refuses (lambdas.common.state_store isolates it) stays archived, and gets a
+quarantine line with the reason (``run_state_refused``), in an object of its own.
 """
 
 from __future__ import annotations
@@ -14,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lambdas.common.archive import ArchiveWriter
-from lambdas.common.ingest import Delivery, LogEvent, Outcome, ingest
+from lambdas.common.archive import ArchiveObject, ArchiveWriter
+from lambdas.common.ingest import Delivery, LogEvent, Outcome, ingest, unreadable_object
 from lambdas.common.settings import Settings
 from lambdas.common.state_store import RunStateStore
 from lineage_lib.contract import Field
@@ -34,14 +45,22 @@ class Report:
     applied_ids: set[str] = field(default_factory=set)
     s3_requests: int = 0
     dynamodb_requests: int = 0
+    # of the archived: applied by an earlier delivery of the same log events, so not archived again
+    already_archived: int = 0
+    # of the archived: refused by DynamoDB, event id → its reason (quarantined as well)
+    state_refused: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, int]:
+        """Counts in events: received = archived + quarantined + ignored (see ingest.Counts)."""
         counts = self.outcome.counts
         return {
             "received": counts.received,
             "archived": counts.archived,
             "quarantined": counts.quarantined,
             "ignored": counts.ignored,
+            "log_events": counts.log_events,
+            "already_archived": self.already_archived,
+            "run_state_refused": len(self.state_refused),
             "duplicates": self.duplicates,
             "objects_written": len(self.objects_written),
             "objects_already_present": len(self.objects_already_present),
@@ -83,15 +102,35 @@ class Validator:
             delivery, region=self._region, received_at=self._clock(), validator_version=self._version
         )
         report = Report(outcome)
-        written = self._archive.write(outcome.objects)
-        report.objects_written = written.written
-        report.objects_already_present = written.already_present
-        report.s3_requests = written.requests
-        applied = self._run_state.apply(outcome.events)
-        report.duplicates = applied.duplicates
+        delivered = self._run_state.delivered(outcome.events)
+        report.dynamodb_requests = delivered.requests
+        before = delivered.identities
+        report.already_archived = sum(accepted.delivered_as in before for accepted in outcome.accepted)
+        self._write(report, outcome.archive_objects(leave_out=before) if before else outcome.objects)
+        applied = self._run_state.apply(
+            [a.view for a in outcome.accepted if a.delivered_as not in before] if before else outcome.events
+        )
+        report.duplicates = applied.duplicates + report.already_archived
         report.applied_ids = applied.applied_ids
-        report.dynamodb_requests = applied.requests
+        report.dynamodb_requests += applied.requests
+        if applied.refused:
+            report.state_refused = applied.refused
+            self._write(report, [outcome.state_refused_object(applied.refused)])
         return report
+
+    def keep_unreadable(self, payload: str, problem: str) -> str:
+        """Quarantine a payload that is no subscription's (retrying it cannot help); its object key."""
+        obj = unreadable_object(
+            payload, problem, region=self._region, received_at=self._clock(), validator_version=self._version
+        )
+        self._archive.write([obj])
+        return obj.key
+
+    def _write(self, report: Report, objects: list[ArchiveObject]) -> None:
+        written = self._archive.write(objects)
+        report.objects_written += written.written
+        report.objects_already_present += written.already_present
+        report.s3_requests += written.requests
 
 
 def observed_delivery(

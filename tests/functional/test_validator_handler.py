@@ -93,6 +93,9 @@ def test_a_mixed_batch_is_archived_quarantined_and_ignored_line_by_line(
         "archived": 7,
         "quarantined": 6,
         "ignored": 6,
+        "log_events": 19,
+        "already_archived": 0,
+        "run_state_refused": 0,
         "duplicates": 0,
         "objects_written": 4,
         "objects_already_present": 0,
@@ -106,6 +109,9 @@ def test_a_mixed_batch_is_archived_quarantined_and_ignored_line_by_line(
         ValidatorMetrics.IGNORED: [6.0],
         ValidatorMetrics.DUPLICATES: [0.0],
         ValidatorMetrics.OBJECTS_ALREADY_PRESENT: [0.0],
+        ValidatorMetrics.LOG_EVENTS: [19.0],
+        ValidatorMetrics.ALREADY_ARCHIVED: [0.0],
+        ValidatorMetrics.RUN_STATE_REFUSED: [0.0],
     }
 
     texts = plane.archive_text()
@@ -146,6 +152,7 @@ def test_a_mixed_batch_is_archived_quarantined_and_ignored_line_by_line(
             Ingest.BATCH_ID: next(iter(batch_ids)),
             Ingest.VALIDATOR_VERSION: __version__,
             Ingest.LOG_EVENT_ID: log_event["id"],
+            Ingest.EVENT_INDEX: 0,
             Ingest.LOG_TIMESTAMP: log_event["timestamp"],
         }
         assert ingest[Ingest.INGESTED_AT][:10] in days

@@ -150,8 +150,9 @@ def test_the_ingest_struct_has_exactly_the_fields_of_plane_ingest() -> None:
     declared = [v for k, v in vars(Ingest).items() if k.isupper() and k != "KEY"]
     parsed = parse_hive_type(athena_schema.ingest_type())
     assert [name for name, _ in parsed[1]] == declared
-    assert dict(parsed[1])[Ingest.LOG_TIMESTAMP] == "bigint"
-    assert {t for name, t in parsed[1] if name != Ingest.LOG_TIMESTAMP} == {"string"}
+    numbers = (Ingest.LOG_TIMESTAMP, Ingest.EVENT_INDEX)
+    assert {dict(parsed[1])[name] for name in numbers} == {"bigint"}
+    assert {t for name, t in parsed[1] if name not in numbers} == {"string"}
     assert columns_by_name()[Ingest.KEY].type == athena_schema.ingest_type()
 
 
@@ -189,7 +190,8 @@ def test_a_partition_column_is_not_also_a_data_column() -> None:
 def test_every_valid_example_fits_the_table(name: str, event: dict[str, Any]) -> None:
     archived = {
         **event,
-        Ingest.KEY: {f: "x" for f in athena_schema.ingest_fields()} | {Ingest.LOG_TIMESTAMP: 1},
+        Ingest.KEY: {f: "x" for f in athena_schema.ingest_fields()}
+        | {Ingest.LOG_TIMESTAMP: 1, Ingest.EVENT_INDEX: 0},
     }
     table = ("struct", [(c.name, parse_hive_type(c.type)) for c in athena_schema.event_columns()])
     assert conforms(archived, table) == []

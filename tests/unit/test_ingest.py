@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import lineage_lib as lineage
 from lambdas.common.ingest import Delivery, LogEvent, Outcome, batch_id_of, ingest
-from lambdas.common.run_state import state_view
+from lambdas.common.run_state import DELIVERED_AS, state_view
 from lineage_lib import contract
 from lineage_lib.plane import (
     Archive,
@@ -167,7 +167,12 @@ def test_a_mixed_batch_is_counted_exactly(mixed: tuple[Delivery, Outcome]) -> No
         }
     )
     assert outcome.ignored_ids == [log_event_id(5), log_event_id(6)]
-    assert outcome.events == [state_view(event) for event in VALID_IN_MIXED]
+    views = [{k: v for k, v in view.items() if k != DELIVERED_AS} for view in outcome.events]
+    assert views == [state_view(event) for event in VALID_IN_MIXED]
+    # each view names the log event it came in (for the run state's marker), never from the event
+    assert [json.loads(view[DELIVERED_AS]) for view in outcome.events] == [
+        [ACCOUNT, LOG_GROUP, LOG_STREAM, log_event_id(i), 0] for i in range(5)
+    ]
 
 
 def test_a_mixed_batch_makes_one_object_per_day_and_pipeline_and_one_quarantine_object(
@@ -233,6 +238,7 @@ def test_archived_lines_are_the_producers_text_plus_an_ingest_object(
             Ingest.LOG_GROUP: LOG_GROUP,
             Ingest.LOG_STREAM: LOG_STREAM,
             Ingest.LOG_EVENT_ID: log_event.id,
+            Ingest.EVENT_INDEX: 0,
             Ingest.LOG_TIMESTAMP: log_event.timestamp,
             Ingest.ACCOUNT: ACCOUNT,
             Ingest.REGION: REGION,
@@ -253,6 +259,7 @@ def test_quarantined_lines_carry_the_message_the_reason_and_where_it_came_from(
         assert line[Quarantine.REASON][Quarantine.CODE] == code
         assert line[Quarantine.REASON][Quarantine.DETAIL]
         assert line[Ingest.KEY][Ingest.LOG_EVENT_ID] == batch.log_events[index].id
+        assert line[Ingest.KEY][Ingest.EVENT_INDEX] == 0
         assert line[Ingest.KEY][Ingest.LOG_TIMESTAMP] == batch.log_events[index].timestamp
         assert line[Ingest.KEY][Ingest.BATCH_ID] == outcome.batch_id
         assert line[Ingest.KEY][Ingest.INGESTED_AT] == INGESTED_AT
@@ -369,21 +376,36 @@ def test_a_truncated_lambda_json_record_holding_lineage_is_quarantined() -> None
 
 
 @pytest.mark.parametrize(
-    "message",
+    ("message", "path", "rule"),
     [
-        # a valid event logged as an object by a Lambda function, a path with an undecodable byte
-        lambda_record(
-            example("read-glue-table-with-schema-version", 30, source={"id": "s3://b/caf\udcff.csv"})
+        # an event logged as an object by a Lambda function, a path with an undecodable byte
+        (
+            lambda_record(
+                example("read-glue-table-with-schema-version", 30, source={"id": "s3://b/caf\udcff.csv"})
+            ),
+            "source.id",
+            "pattern",
         ),
         # a garbled event id, copied to the quarantine line
-        compact(example("step-start", 31, event_id="\udcff")),
+        (compact(example("step-start", 31, event_id="\udcff")), "event_id", "minLength"),
+        # the acceptance test's step name: valid before issue 11, it failed the run state's transaction
+        (compact(example("step-start", 32, step="step_\ud800")), "step", "pattern"),
     ],
-    ids=["archived", "quarantined"],
+    ids=["dataset id", "event id", "step name"],
 )
-def test_a_line_with_an_escaped_lone_surrogate_does_not_fail_the_batch(message: str) -> None:
+def test_a_line_with_an_escaped_lone_surrogate_is_quarantined_and_does_not_fail_the_batch(
+    message: str, path: str, rule: str
+) -> None:
     assert message.isascii()  # the log event itself is plain ASCII JSON
     outcome = run_ingest(delivery([message, compact(READ)]))
-    for obj in outcome.objects:
+    assert (outcome.counts.archived, outcome.counts.quarantined) == (1, 1)
+    [line] = quarantined_lines(outcome)
+    assert line[Quarantine.REASON][Quarantine.CODE] == QuarantineCode.SCHEMA_VIOLATION
+    assert (line[Quarantine.REASON][Quarantine.PATH], line[Quarantine.REASON][Quarantine.RULE]) == (
+        path,
+        rule,
+    )
+    for obj in outcome.objects:  # the archive writes the lone surrogate as the JSON escape it came from
         assert decoded(obj.body()) == [json.loads(line) for line in obj.lines]
 
 
@@ -461,7 +483,7 @@ def test_every_log_event_lands_in_exactly_one_place(kinds: list[str]) -> None:
 def test_only_the_first_violations_of_a_batch_pay_for_the_reference_validators_reason(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from lambdas.common import ingest as ingest_module
+    from lambdas.common import refusals as refusals_module
 
     calls = []
     real_explain = contract.explain
@@ -471,11 +493,11 @@ def test_only_the_first_violations_of_a_batch_pay_for_the_reference_validators_r
         return real_explain(event)
 
     monkeypatch.setattr(contract, "explain", counted)
-    count = ingest_module.MAX_EXPLAINED_PER_BATCH + 10
+    count = refusals_module.MAX_EXPLAINED_PER_BATCH + 10
     wrong = [compact(example("write-seed-column-lineage-rename", i, attempt="one")) for i in range(count)]
     outcome = run_ingest(delivery(wrong))
     assert outcome.counts.quarantined == count
-    assert len(calls) == ingest_module.MAX_EXPLAINED_PER_BATCH
+    assert len(calls) == refusals_module.MAX_EXPLAINED_PER_BATCH
     reasons = [line["reason"] for line in quarantined_lines(outcome)]
     # Past the budget the compiled validator's report still names the field and the rule.
     assert {(r["path"], r["rule"]) for r in reasons} == {("attempt", "type")}

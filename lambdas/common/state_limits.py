@@ -1,0 +1,115 @@
+"""What DynamoDB refuses in a run-state item, checked for each valid event before anything is written.
+
+The contract bounds what the run state must hold (integers within int64, strings without lone
+surrogates: schemas/README.md), but some limits are not the contract's to state: DynamoDB measures
+keys in UTF-8 bytes, JSON Schema lengths in characters. An event whose items DynamoDB would refuse is
+quarantined (lineage_lib.plane.QuarantineCode.RUN_STATE_REFUSED) before the batch is archived, rather
+than failing the batch's run-state write on every retry. Pure: the check builds the keys the store
+would write (lambdas.common.run_state) and looks at every value of the event's state view.
+
+DynamoDB's limits (developer guide, "Service, account, and table quotas"): a partition key of at
+most 2048 bytes, a sort key of at most 1024 bytes (an index's keys too), numbers of at most 38
+significant digits (boto3's serializer refuses a longer integer outright), strings in UTF-8. Item
+size (400 KB) is bounded by the fold's caps (lambdas.common.run_state), not per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from lambdas.common.run_state import index_sort_key, keys_of
+from lineage_lib.contract import Field
+
+MAX_PARTITION_KEY_BYTES: Final = 2048
+MAX_SORT_KEY_BYTES: Final = 1024
+# boto3's TypeSerializer creates numbers in a 38-digit context that traps rounding
+MAX_NUMBER_DIGITS: Final = 38
+_NUMBER_LIMIT: Final = 10**MAX_NUMBER_DIGITS
+
+
+class StateRule:
+    """The ``rule`` of a run-state refusal's reason: which of DynamoDB's limits the event breaks."""
+
+    UNICODE: Final = "utf8"
+    NUMBER: Final = "number"
+    KEY_SIZE: Final = "key_size"
+
+
+@dataclass(frozen=True)
+class StateRefusal:
+    rule: str
+    path: str
+    detail: str
+
+
+def state_refusal(view: Mapping[str, Any]) -> StateRefusal | None:
+    """Why DynamoDB would refuse the run-state items of a valid event's state view, or None."""
+    refusal = _values_refusal(view, "")
+    if refusal is not None:
+        return refusal
+    return _keys_refusal(view)
+
+
+def _values_refusal(value: Any, path: str) -> StateRefusal | None:
+    if isinstance(value, (Mapping, list)):
+        items: Any = value.items() if isinstance(value, Mapping) else enumerate(value)
+        for name, inner in items:
+            where = f"{path}.{name}" if path else str(name)
+            refusal = _scalar_refusal(name, where) or _values_refusal(inner, where)
+            if refusal is not None:
+                return refusal
+        return None
+    return _scalar_refusal(value, path)
+
+
+def _scalar_refusal(value: Any, path: str) -> StateRefusal | None:
+    if isinstance(value, str):
+        if value.isascii():
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            return StateRefusal(
+                StateRule.UNICODE,
+                path,
+                f"holds a lone surrogate ({value[err.start]!a} at character {err.start}), which is not "
+                "Unicode text: DynamoDB stores strings as UTF-8",
+            )
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and not -_NUMBER_LIMIT < value < _NUMBER_LIMIT:
+        return StateRefusal(
+            StateRule.NUMBER,
+            path,
+            f"is an integer of more than {MAX_NUMBER_DIGITS} digits: DynamoDB holds {MAX_NUMBER_DIGITS}",
+        )
+    if isinstance(value, float):  # the state reads integers only; DynamoDB has no binary floats
+        return StateRefusal(StateRule.NUMBER, path, f"{value!r} is not an integer")
+    return None
+
+
+def _keys_refusal(view: Mapping[str, Any]) -> StateRefusal | None:
+    attempt_key, step_key = keys_of(view)
+    pk_bytes = len(attempt_key.pk.encode("utf-8"))
+    if pk_bytes > MAX_PARTITION_KEY_BYTES:
+        return _key_size(Field.RUN_ID, "the run's partition key", pk_bytes, MAX_PARTITION_KEY_BYTES)
+    # the attempt's sort key in the pipeline-runs and active-runs indexes holds the partition key
+    index_bytes = len(index_sort_key(view[Field.EVENT_TIME], attempt_key).encode("utf-8"))
+    if index_bytes > MAX_SORT_KEY_BYTES:
+        return _key_size(Field.RUN_ID, "the attempt's index sort key", index_bytes, MAX_SORT_KEY_BYTES)
+    if step_key is not None:
+        sk_bytes = len(step_key.sk.encode("utf-8"))
+        if sk_bytes > MAX_SORT_KEY_BYTES:
+            return _key_size(Field.STEP, "the step's sort key", sk_bytes, MAX_SORT_KEY_BYTES)
+    return None
+
+
+def _key_size(path: str, key: str, size: int, limit: int) -> StateRefusal:
+    names = "step" if path == Field.STEP else "pipeline_id and run_id"
+    return StateRefusal(
+        StateRule.KEY_SIZE,
+        path,
+        f"{names} make {key} {size} bytes long in UTF-8 ('#' and '%' count three), over DynamoDB's "
+        f"{limit}-byte limit: use shorter ids",
+    )
