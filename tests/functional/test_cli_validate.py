@@ -21,7 +21,7 @@ from lineage_cli.exits import EXIT_FINDINGS, EXIT_OK
 from lineage_cli.main import main
 from lineage_cli.validate import EXPLAINED_PRECISELY
 from lineage_lib import contract
-from tests.conftest import load_examples
+from tests.conftest import REPO, load_examples
 from tests.functional.test_cli_errors import TIMEOUT, archive_object, environment
 
 OPENLINEAGE_RUN_EVENT = {
@@ -202,3 +202,20 @@ def test_a_large_file_is_streamed_not_read_whole(tmp_path: Path) -> None:
     assert done.returncode == EXIT_OK, done.stderr
     peak_mib = int(done.stderr.split()[-1]) / 1024
     assert peak_mib < size_mib / 2, f"peak {peak_mib:.0f} MiB for a {size_mib:.0f} MiB file"
+
+
+@pytest.mark.slow
+def test_the_validate_benchmark_runs_and_reports_both_cases() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/validate_bench.py", "--quick", "--json"], cwd=REPO, capture_output=True,
+        text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert set(report["cases"]) == {"LINEAGE", "BASELINE"}
+    for case in report["cases"].values():
+        assert case["exit_codes"] == [EXIT_FINDINGS]  # every line of the file is invalid, on both sides
+        assert case["seconds"] > 0
+        assert case["peak_rss_mib"] > 0
+    assert report["ratios"]["BASELINE / LINEAGE seconds"] > 0
+    assert isinstance(report["targets"]["seconds"]["met"], bool)
