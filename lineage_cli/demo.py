@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from lineage_cli import demo_bridge, demo_plane
+from lineage_cli import demo_bridge, demo_folder, demo_plane, run_state_file
 from lineage_cli.exits import UsageError
 from lineage_lib import contract, env
 from lineage_lib.contract import EventType, Field
@@ -45,6 +45,14 @@ def add_parser(commands: Any) -> None:
         "--job", type=Path, default=DEFAULT_JOB, help="job script (default: the seed example)"
     )
     parser.add_argument("--events-out", type=Path, help="also write the captured events here (JSON lines)")
+    parser.add_argument(
+        "--archive-out",
+        type=Path,
+        default=demo_folder.DEFAULT,
+        metavar="DIR",
+        help="keep the local plane's archive and run state in DIR for lineage ... --archive DIR (default: "
+        f"./{demo_folder.DEFAULT}; a folder an earlier demo wrote is replaced, any other is refused)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -118,6 +126,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise DemoError(
             f"job script {job} not found; run the demo from a clone of lineage-plane or pass --job"
         )
+    archive_out: Path = args.archive_out
+    replacing = demo_folder.check(archive_out)  # refused before anything runs
     run_id = f"jr_demo{uuid.uuid4().hex[:12]}"
     killed_id = f"jr_demo{uuid.uuid4().hex[:12]}"
     print("lineage-plane demo: the seed pipeline run as a Glue job, on this machine", file=out)
@@ -172,5 +182,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         args.events_out.write_text("".join(json.dumps(e) + "\n" for e in events))
         print(f"  events written to {args.events_out}", file=out)
     report(events, out)
-    demo_plane.run(runs, out)
+    with demo_folder.staged(archive_out) as staging:
+        demo_plane.run(runs, out, keep=staging)
+    where = demo_folder.shown(archive_out)
+    print(
+        f"\nKept in {where}{' (the previous demo folder replaced)' if replacing else ''}: the archive "
+        f"(events/, quarantine/) and the run-state table's items ({run_state_file.FILE_NAME}). Ask it:\n"
+        f"  lineage upstream analytics_db.orders_daily.revenue --archive {where}\n"
+        f"  lineage runs --archive {where} --incomplete",
+        file=out,
+    )
     return 0

@@ -19,9 +19,10 @@ import os
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Final, TextIO
 
-from lineage_cli import demo_bridge, local_plane
+from lineage_cli import demo_bridge, demo_folder, local_plane
 from lineage_cli.demo_bridge import GlueJobRun
 from lineage_lib.plane import (
     GLUE_OUTPUT_LOG_GROUP,
@@ -43,9 +44,10 @@ OLD_PRODUCER_LINES: Final = (
 )
 
 
-def run(runs: Sequence[GlueJobRun], out: TextIO) -> dict[str, int]:
+def run(runs: Sequence[GlueJobRun], out: TextIO, keep: Path | None = None) -> dict[str, int]:
     """Ingest the runs' output on a local plane, join Glue's account of them, and report; the totals
-    (the validator's first delivery, and the bridge's and reconciler's metrics)."""
+    (the validator's first delivery, and the bridge's and reconciler's metrics). ``keep``: a folder to
+    copy the archive and the run-state table's items into, at the end (lineage_cli.demo_folder)."""
     try:
         import boto3
         from moto import mock_aws
@@ -65,9 +67,12 @@ def run(runs: Sequence[GlueJobRun], out: TextIO) -> dict[str, int]:
         with local_plane.environment(plane_env):
             handler.validator.cache_clear()  # settings are read once: read this plane's
             try:
-                return _ingest_and_report(
+                totals = _ingest_and_report(
                     runs, handler, s3=s3, dynamodb=dynamodb, logs=logs, glue=glue, out=out
                 )
+                if keep is not None:
+                    demo_folder.save_plane(s3=s3, dynamodb=dynamodb, bucket=BUCKET, table=TABLE, folder=keep)
+                return totals
             finally:
                 handler.validator.cache_clear()
 

@@ -34,7 +34,7 @@ _EXAMPLES: Final = """examples:
 
 names: a dataset id (glue://default/db.table, s3://bucket/path), its short form (db.table), or a
 column (db.table.column). exit codes: 0 answered, 1 findings (impact --fail-if-downstream),
-2 usage or setup error, 3 unknown name (the closest names are listed)."""
+2 usage or setup error, 3 unknown name (the closest names are listed); 70, 130, 141: lineage --help."""
 
 
 def add_parsers(commands: Any) -> None:

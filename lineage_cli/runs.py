@@ -27,12 +27,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Final, TextIO
+from typing import Any, Final, Protocol, TextIO
 
+from lineage_cli import options
 from lineage_cli.exits import EXIT_OK, EXIT_USAGE, UsageError
 from lineage_cli.progress import Progress, ProgressCallback
+from lineage_cli.runs_table import table_text
 from lineage_lib import env
-from lineage_lib.contract import Field
 from lineage_lib.plane import Reconciliation, RunStateTable, RunStatus, moment_of
 
 T = RunStateTable
@@ -65,11 +66,14 @@ _EPILOG: Final = f"""examples:
   lineage runs --active --format json | jq '.[] | select(.silent_minutes > 60)'
   {TABLE_ENV}=lineage-run-state lineage runs --pipeline orders-daily --limit 10
   lineage runs --gaps --region eu-west-1
+  lineage runs --archive ./lineage-demo --incomplete
+      the same views of the run state lineage demo left in its folder
 
 --active and --pipeline each Query an index of the table; the summary, --incomplete, --failed and
 --gaps Scan the pipeline-runs index (attempt items only) with a filter: they read every attempt.
 {textwrap.fill("permissions: " + _PERMISSIONS + ".", 100)}
-exit codes: 0 answered (also when there is nothing to list); 2 no table, no access, no AWS setup."""
+exit codes: 0 answered (also when there is nothing to list); 2 no table (or no run-state.json in the
+--archive folder), no access, no AWS setup; 70, 130, 141: lineage --help."""
 
 
 class RunStateUnavailable(UsageError):
@@ -95,11 +99,26 @@ def add_parser(commands: Any) -> None:
     ):
         view.add_argument(f"--{name}", dest="view", action="store_const", const=name, help=help_text)
     view.add_argument("--pipeline", metavar="P", help="one pipeline's attempts, newest first")
-    parser.add_argument("--table", help=f"run-state table name (default: ${TABLE_ENV})")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--table", help=f"run-state table name (default: ${TABLE_ENV})")
+    where.add_argument(
+        "--archive", metavar="DIR", help="a folder lineage demo --archive-out left (run-state.json)"
+    )
     parser.add_argument("--region", help="AWS region (default: your AWS configuration's)")
-    parser.add_argument("--limit", metavar="N", type=_positive, default=DEFAULT_LIMIT, help="at most N (50)")
+    parser.add_argument(
+        "--limit", metavar="N", type=options.positive, default=DEFAULT_LIMIT, help="at most N (50)"
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     parser.set_defaults(handler=run, view=None)
+
+
+class Attempts(Protocol):
+    """Where attempt items come from: the table (RunStateReader) or a file of its items
+    (lineage_cli.run_state_file.LocalRunStateReader)."""
+
+    def active(self, limit: int, now: datetime) -> list[dict[str, Any]]: ...
+    def pipeline(self, pipeline_id: str, limit: int) -> list[dict[str, Any]]: ...
+    def scan(self, view: str | None = None, projection: Sequence[str] = ()) -> list[dict[str, Any]]: ...
 
 
 class RunStateReader:
@@ -234,54 +253,11 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-# --- output -------------------------------------------------------------------------------------------
-
-_COLUMNS: Final = (
-    ("PIPELINE", T.PIPELINE_ID), ("RUN", T.RUN_ID), ("ATTEMPT", T.ATTEMPT), ("STATUS", T.STATUS),
-    ("LINEAGE", T.LINEAGE_STATUS), ("PLATFORM STATE", T.PLATFORM_STATE),
-    ("RECONCILIATION", T.RECONCILIATION), ("STARTED", T.STARTED_AT), ("LAST EVENT", T.LAST_EVENT_TIME),
-    ("ERROR", T.ERROR),
-)  # fmt: skip
-_ACTIVE_COLUMNS: Final = (
-    ("PIPELINE", T.PIPELINE_ID), ("RUN", T.RUN_ID), ("ATTEMPT", T.ATTEMPT), ("PLATFORM", T.PLATFORM),
-    ("STARTED", T.STARTED_AT), ("LAST EVENT", T.LAST_EVENT_TIME), ("SILENT MIN", "silent_minutes"),
-    ("EVENTS", T.EVENT_COUNT),
-)  # fmt: skip
-_TIMES: Final = frozenset({T.STARTED_AT, T.LAST_EVENT_TIME})
-
-
-def table_text(rows: Sequence[Mapping[str, Any]], *, active: bool = False) -> str:
-    """Rows as an aligned text table (empty cells as '-')."""
-    columns = _ACTIVE_COLUMNS if active else _COLUMNS
-    cells = [[title for title, _ in columns]]
-    cells += [[_cell(row, attribute) for _, attribute in columns] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells
-    )
-
-
-def error_summary(row: Mapping[str, Any], width: int = 60) -> str:
-    """``type: message`` of the job's error, else the platform's, on one line of at most ``width``."""
-    error = row.get(T.ERROR) or row.get(T.PLATFORM_ERROR)
-    if not isinstance(error, Mapping):
-        return ""
-    text = f"{error.get(Field.TYPE, 'error')}: {error.get(Field.MESSAGE, '')}".splitlines()[0]
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _cell(row: Mapping[str, Any], attribute: str) -> str:
-    value = error_summary(row) if attribute == T.ERROR else row.get(attribute)
-    if attribute in _TIMES and isinstance(value, str) and len(value) >= 19:
-        value = f"{value[:10]} {value[11:19]}Z"  # to the second: the table stays narrow
-    return "-" if value is None or value == "" else str(value)
-
-
 # --- the command --------------------------------------------------------------------------------------
 
 
 def answer(
-    reader: RunStateReader,
+    reader: Attempts,
     *,
     view: str | None = None,
     pipeline: str | None = None,
@@ -330,12 +306,17 @@ def answer(
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     table = args.table or os.environ.get(TABLE_ENV)
-    if not table:
+    if not table and not args.archive:
         print(f"lineage runs: which table? pass --table NAME or set {TABLE_ENV}", file=sys.stderr)
         return EXIT_USAGE
     try:
         with Progress.for_stream(sys.stderr) as progress:  # erased before the answer is printed
-            reader = RunStateReader(_client(args.region), table, progress)
+            if args.archive:
+                from lineage_cli.run_state_file import LocalRunStateReader
+
+                reader: Attempts = LocalRunStateReader.open(args.archive)
+            else:
+                reader = RunStateReader(_client(args.region), str(table), progress)
             text = answer(reader, view=args.view, pipeline=args.pipeline, limit=args.limit, fmt=args.format)
     except RunStateUnavailable as err:
         print(f"lineage runs: {err}", file=sys.stderr)
@@ -356,9 +337,3 @@ def _client(region: str | None) -> Any:
         return boto3.session.Session(region_name=region).client("dynamodb")
     except BotoCoreError as err:  # NoRegionError: say how to give one
         raise RunStateUnavailable(f"{err}: pass --region or set AWS_REGION") from err
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
-    return int(text)

@@ -40,7 +40,8 @@ Lines of gzip files (archive objects) are validated without the ingest object th
 them. Quarantine objects (quarantine/log_date=.../) in a folder are skipped: lineage replay --dry-run
 validates quarantined lines again.
 exit codes: 0 every line is a valid event; 1 some are not (each is listed with its reason); 2 a path
-that is missing, a folder with no lineage file, a binary file or a damaged gzip object."""
+that is missing, a folder with no lineage file, a binary file or a damaged gzip object; 141 standard
+output closed before the end (| head): the check stopped there. 70, 130: lineage --help."""
 
 
 def add_parser(commands: Any) -> None:

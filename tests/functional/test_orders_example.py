@@ -22,6 +22,12 @@ RAW = "glue://default/raw_db.orders_raw"
 DAILY = "glue://default/analytics_db.orders_daily"
 
 
+@pytest.fixture(autouse=True)
+def _in_a_fresh_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """lineage demo keeps its archive in the working directory (./lineage-demo): each test has its own."""
+    monkeypatch.chdir(tmp_path)
+
+
 def load_job() -> ModuleType:
     spec = importlib.util.spec_from_file_location("orders_daily_job", JOB)
     assert spec is not None
