@@ -24,17 +24,17 @@ Requests: one BatchGetItem per 100 items touched, one TransactWriteItems per ~90
 
 from __future__ import annotations
 
-import copy
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from botocore.exceptions import ClientError, ParamValidationError
 
 from lambdas.common.errors import RunStateConflictError
-from lambdas.common.run_state import DELIVERED_AS, ItemKey, Progress, apply_event, keys_of, new_progress
+from lambdas.common.run_state import DELIVERED_AS, ItemKey, Progress, keys_of
+from lambdas.common.state_chunks import chunks, fold_into, keys, order
 from lambdas.common.state_items import Stored, from_item, to_item
 from lineage_lib.contract import Field
 from lineage_lib.plane import EVENT_MARKER_SK, RunStateTable, event_marker_pk, sortable_time
@@ -42,7 +42,6 @@ from lineage_lib.plane import EVENT_MARKER_SK, RunStateTable, event_marker_pk, s
 __all__ = ["ApplyResult", "Delivered", "RunStateStore", "Stored"]
 
 T = RunStateTable
-MAX_TRANSACTION_ITEMS: Final = 100
 MAX_BATCH_GET_KEYS: Final = 100
 
 
@@ -105,11 +104,11 @@ class RunStateStore:
                 group[event[Field.EVENT_ID]] = event
         if not by_attempt:
             return result
-        touched = {key for group in by_attempt.values() for e in group.values() for key in _keys(e)}
+        touched = {key for group in by_attempt.values() for e in group.values() for key in keys(e)}
         stored = self._load(touched, result)
         for attempt_key in sorted(by_attempt, key=lambda k: (k.pk, k.sk)):
-            ordered = sorted(by_attempt[attempt_key].values(), key=_order)
-            for chunk in _chunks(ordered):
+            ordered = sorted(by_attempt[attempt_key].values(), key=order)
+            for chunk in chunks(ordered):
                 self._commit(chunk, stored, result)
         return result
 
@@ -221,7 +220,7 @@ class RunStateStore:
         for attempt in range(self._max_tries):
             if not pending:
                 return
-            updated = _fold_into(pending, stored)
+            updated = fold_into(pending, stored)
             expires = int(self._clock()) + self._dedup_ttl
             try:
                 actions = [self._marker_put(e, expires) for e in pending]
@@ -303,58 +302,6 @@ _REFUSED_REQUEST: Final = frozenset({"ValidationException"})
 _TRANSIENT: Final = frozenset(
     {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 )
-# Item puts per transaction: run_state caps what grows in an item (at worst about 200 KB of dataset
-# ids, error and context), so that 16 of them stay under a transaction's 4 MB.
-MAX_ITEMS_PER_TRANSACTION: Final = 16
-
-
-def _order(event: Mapping[str, Any]) -> tuple[str, str, str]:
-    # By step first, so that a transaction touches as few step items as possible.
-    return event.get(Field.STEP) or "", sortable_time(event[Field.EVENT_TIME]), event[Field.EVENT_ID]
-
-
-def _keys(event: Mapping[str, Any]) -> tuple[ItemKey, ...]:
-    attempt_key, step_key = keys_of(event)
-    return (attempt_key,) if step_key is None else (attempt_key, step_key)
-
-
-def _chunks(events: Sequence[Mapping[str, Any]]) -> Iterable[list[Mapping[str, Any]]]:
-    """Runs of events whose markers and touched items fit one transaction."""
-    chunk: list[Mapping[str, Any]] = []
-    steps: set[str] = set()
-    for event in events:
-        step = event.get(Field.STEP)
-        grows = 1 + (1 if step is not None and step not in steps else 0)
-        new_step = grows - 1
-        too_many = len(chunk) + 1 + len(steps) + grows > MAX_TRANSACTION_ITEMS
-        if chunk and (too_many or 1 + len(steps) + new_step > MAX_ITEMS_PER_TRANSACTION):
-            yield chunk
-            chunk, steps = [], set()
-        chunk.append(event)
-        if step is not None:
-            steps.add(step)
-    if chunk:
-        yield chunk
-
-
-def _fold_into(
-    events: Sequence[Mapping[str, Any]], stored: Mapping[ItemKey, Stored]
-) -> dict[ItemKey, Stored]:
-    """Copies of the touched items with the events applied; ``stored`` is left as it was."""
-    updated: dict[ItemKey, Stored] = {}
-    for event in events:
-        for index, key in enumerate(_keys(event)):
-            item = updated.get(key)
-            if item is None:
-                known = stored.get(key)
-                item = (
-                    copy.deepcopy(known)
-                    if known is not None
-                    else Stored(new_progress(event, of_step=index == 1))
-                )
-                updated[key] = item
-            apply_event(item.progress, event)
-    return updated
 
 
 def _key_attrs(key: ItemKey) -> dict[str, Any]:
