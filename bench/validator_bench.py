@@ -26,7 +26,9 @@ changes hit all cases alike. The garbage collector stays on, as in the Lambda.
 3. Cold start: `import lambdas.validator.handler` against `import boto3` alone, each timed inside fresh
    interpreters (median of 9; 3 with --quick).
 4. Requests: Validator.process (archive, then run state) against moto: S3 and DynamoDB requests per
-   event, against one request per event. Counted, not timed (moto's latency is not AWS's).
+   event, against one request per event. Counted, not timed (moto's latency is not AWS's). Then the
+   same log events delivered again, cut in two batches (new batch ids): what that redelivery writes
+   (events objects: none; the quarantined lines are quarantined again) and the reads it costs.
 
 Targets are reported as met or not met; the script exits 0 either way (STYLE.md section 8).
 """
@@ -34,6 +36,7 @@ Targets are reported as met or not met; the script exits 0 either way (STYLE.md 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import functools
 import json
@@ -651,6 +654,11 @@ class Requests:
     s3: int
     dynamodb: int
     seconds: float
+    # the same log events redelivered in two batches
+    redelivered_events_objects: int = 0  # events/ objects written (0: nothing stored twice)
+    redelivered_quarantine_objects: int = 0
+    redelivered_already_archived: int = 0
+    redelivered_dynamodb: int = 0
 
 
 @contextmanager
@@ -716,8 +724,15 @@ def measure_requests(payload: dict[str, Any]) -> Requests:
             Settings.from_environment(environment), s3=s3_client, dynamodb=dynamodb
         )
         start = time.perf_counter()
-        report = validator.process(decode(payload))
+        delivery = decode(payload)
+        report = validator.process(delivery)
         seconds = time.perf_counter() - start
+        half = len(delivery.log_events) // 2
+        again = [
+            validator.process(dataclasses.replace(delivery, log_events=part))
+            for part in (delivery.log_events[:half], delivery.log_events[half:])
+        ]
+    written = [key for r in again for key in r.objects_written]
     return Requests(
         events=report.outcome.counts.received,
         archived=report.outcome.counts.archived,
@@ -725,6 +740,10 @@ def measure_requests(payload: dict[str, Any]) -> Requests:
         s3=report.s3_requests,
         dynamodb=report.dynamodb_requests,
         seconds=seconds,
+        redelivered_events_objects=sum(k.startswith("events/") for k in written),
+        redelivered_quarantine_objects=sum(k.startswith("quarantine/") for k in written),
+        redelivered_already_archived=sum(r.already_archived for r in again),
+        redelivered_dynamodb=sum(r.dynamodb_requests for r in again),
     )
 
 
@@ -900,6 +919,10 @@ def report_text(figures: Figures, info: dict[str, Any], quick: bool) -> str:
         f"({requests.archived} valid): "
         f"{requests.applied} applied to the run state; S3 {requests.s3}, DynamoDB {requests.dynamodb} "
         f"(one per event: {requests.events}); {requests.seconds:.1f} s on moto (not timed as a target)",
+        f"     redelivered in two batches: {requests.redelivered_already_archived} events already archived, "
+        f"{requests.redelivered_events_objects} events objects written, "
+        f"{requests.redelivered_quarantine_objects} quarantine objects written (refusals have no marker), "
+        f"DynamoDB {requests.redelivered_dynamodb} (the markers' reads)",
         "",
         f"  {'ratio (of medians)':<32} {'value':>8} {'of mins':>8}  {'target':>8}  status",
     ]
@@ -960,6 +983,12 @@ def report_json(figures: Figures, info: dict[str, Any], quick: bool) -> str:
                 "dynamodb": requests.dynamodb,
                 "applied": requests.applied,
                 "moto_seconds": round(requests.seconds, 2),
+                "redelivered": {
+                    "already_archived": requests.redelivered_already_archived,
+                    "events_objects_written": requests.redelivered_events_objects,
+                    "quarantine_objects_written": requests.redelivered_quarantine_objects,
+                    "dynamodb": requests.redelivered_dynamodb,
+                },
             },
             "ratios": {
                 ratio.name: {

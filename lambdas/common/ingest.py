@@ -87,7 +87,7 @@ class Counts:
         return self.received == self.archived + self.quarantined + self.ignored
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Accepted:
     """A valid event: its archived line and partition, and what the run state reads of it."""
 
@@ -169,7 +169,12 @@ def batch_id_of(delivery: Delivery) -> str:
 def delivered_as(delivery: Delivery, log_event_id: str, index: int) -> str:
     """The identity of one event as delivered: its log event and its place in the message. The same
     on every delivery of that log event, whatever the batching; never taken from the event itself."""
-    return _dumps([delivery.owner, delivery.log_group, delivery.log_stream, log_event_id, index])
+    return f"{_source_of(delivery)}{_dumps(log_event_id)},{index}]"
+
+
+def _source_of(delivery: Delivery) -> str:
+    """The start of delivered_as, the same for every log event of a batch (JSON: an array's start)."""
+    return _dumps([delivery.owner, delivery.log_group, delivery.log_stream])[:-1] + ","
 
 
 def ingest(
@@ -203,6 +208,7 @@ def ingest(
     outcome = Outcome(batch_id, Counts(log_events=len(delivery.log_events)), [], quarantine)
     outcome.ingest_fields = ingest_fields
     refusal_of = Refusals()
+    source = _source_of(delivery)
 
     for log_event in delivery.log_events:
         found_events = _selected(find_events(log_event.message), log_event.only_event)
@@ -216,7 +222,7 @@ def ingest(
                 quarantine.lines.append(_quarantine_line(event, log_event, index, why or {}, outcome))
                 continue
             view = state_view(event)
-            view[DELIVERED_AS] = delivered_as(delivery, log_event.id, index)
+            view[DELIVERED_AS] = f"{source}{_dumps(log_event.id)},{index}]"  # delivered_as(), inline
             refused = state_refusal(view)
             if refused is not None:
                 outcome.reasons[QuarantineCode.RUN_STATE_REFUSED] += 1

@@ -27,6 +27,11 @@ MAX_SORT_KEY_BYTES: Final = 1024
 # boto3's TypeSerializer creates numbers in a 38-digit context that traps rounding
 MAX_NUMBER_DIGITS: Final = 38
 _NUMBER_LIMIT: Final = 10**MAX_NUMBER_DIGITS
+# What escaped ids may take of a key and still fit: an attempt's index sort key is a 27-character time,
+# '#', the partition key ('RUN#' pipeline '#' run), '#' and 'ATTEMPT#00000' (46 characters besides the
+# ids); a step's sort key is 'ATTEMPT#00000#STEP#' (19) and the step.
+_SHORT_IDS: Final = MAX_SORT_KEY_BYTES - 46
+_SHORT_STEP: Final = MAX_SORT_KEY_BYTES - 19
 
 
 class StateRule:
@@ -53,43 +58,67 @@ def state_refusal(view: Mapping[str, Any]) -> StateRefusal | None:
 
 
 def _values_refusal(value: Any, path: str) -> StateRefusal | None:
-    if isinstance(value, (Mapping, list)):
-        items: Any = value.items() if isinstance(value, Mapping) else enumerate(value)
-        for name, inner in items:
-            where = f"{path}.{name}" if path else str(name)
-            refusal = _scalar_refusal(name, where) or _values_refusal(inner, where)
+    # Exact types: a state view holds what json.loads makes (dict, list, str, int, float, bool, None).
+    # Run on every valid event: ASCII text (str.isascii is O(1)) and small integers are passed over
+    # inline, so that only containers and suspects cost a call.
+    if type(value) is dict:
+        items: Any = value.items()
+    elif type(value) is list:
+        items = enumerate(value)
+    else:
+        return _scalar_refusal(value, path)
+    for name, inner in items:
+        kind = type(inner)
+        if type(name) is str and not name.isascii():
+            refusal = _text_refusal(name, f"{path}.{name}" if path else name)
             if refusal is not None:
                 return refusal
-        return None
-    return _scalar_refusal(value, path)
+        if (kind is str and inner.isascii()) or (kind is int and -_NUMBER_LIMIT < inner < _NUMBER_LIMIT):
+            continue
+        refusal = _values_refusal(inner, f"{path}.{name}" if path else str(name))
+        if refusal is not None:
+            return refusal
+    return None
 
 
 def _scalar_refusal(value: Any, path: str) -> StateRefusal | None:
-    if isinstance(value, str):
-        if value.isascii():
-            return None
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as err:
-            return StateRefusal(
-                StateRule.UNICODE,
-                path,
-                f"holds a lone surrogate ({value[err.start]!a} at character {err.start}), which is not "
-                "Unicode text: DynamoDB stores strings as UTF-8",
-            )
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and not -_NUMBER_LIMIT < value < _NUMBER_LIMIT:
+    kind = type(value)
+    if kind is str:
+        return _text_refusal(value, path)
+    if kind is int and not -_NUMBER_LIMIT < value < _NUMBER_LIMIT:
         return StateRefusal(
             StateRule.NUMBER,
             path,
             f"is an integer of more than {MAX_NUMBER_DIGITS} digits: DynamoDB holds {MAX_NUMBER_DIGITS}",
         )
-    if isinstance(value, float):  # the state reads integers only; DynamoDB has no binary floats
+    if kind is float:  # the state reads integers only; DynamoDB has no binary floats
         return StateRefusal(StateRule.NUMBER, path, f"{value!r} is not an integer")
     return None
 
 
+def _text_refusal(value: str, path: str) -> StateRefusal | None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return StateRefusal(
+            StateRule.UNICODE,
+            path,
+            f"holds a lone surrogate ({value[err.start]!a} at character {err.start}), which is not "
+            "Unicode text: DynamoDB stores strings as UTF-8",
+        )
+    return None
+
+
 def _keys_refusal(view: Mapping[str, Any]) -> StateRefusal | None:
+    pipeline_id, run_id, step = view[Field.PIPELINE_ID], view[Field.RUN_ID], view.get(Field.STEP)
+    # ASCII ids this short cannot reach a limit even if every character were escaped ('#', '%': 3 bytes)
+    if (
+        pipeline_id.isascii()
+        and run_id.isascii()
+        and 3 * (len(pipeline_id) + len(run_id)) <= _SHORT_IDS
+        and (step is None or (step.isascii() and 3 * len(step) <= _SHORT_STEP))
+    ):
+        return None
     attempt_key, step_key = keys_of(view)
     pk_bytes = len(attempt_key.pk.encode("utf-8"))
     if pk_bytes > MAX_PARTITION_KEY_BYTES:
