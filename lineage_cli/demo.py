@@ -179,7 +179,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     )
     print(f"  Glue run {export_id} of orders-export: no lineage_lib in that job, so no lineage", file=out)
     if args.events_out:
-        args.events_out.write_text("".join(json.dumps(e) + "\n" for e in events))
+        try:
+            args.events_out.write_text("".join(json.dumps(e) + "\n" for e in events))
+        except OSError as err:
+            raise DemoError(f"--events-out {args.events_out}: cannot be written ({err.strerror})") from err
         print(f"  events written to {args.events_out}", file=out)
     report(events, out)
     with demo_folder.staged(archive_out) as staging:

@@ -42,9 +42,14 @@ def shown(path: Path) -> str:
 
 def check(path: Path) -> bool:
     """Whether ``path`` can take the demo's folder; True when it replaces an earlier demo's."""
+    existing = next(folder for folder in (path.absolute(), *path.absolute().parents) if folder.exists())
+    if existing != path.absolute() and not existing.is_dir():
+        raise ArchiveOutRefused(f"--archive-out {path}: {existing} is not a folder")
+    if not os.access(existing if existing != path.absolute() else path.absolute().parent, os.W_OK):
+        raise ArchiveOutRefused(
+            f"--archive-out {path}: {existing} cannot be written here; name another folder"
+        )
     if not path.exists():
-        if path.parent.exists() and not path.parent.is_dir():
-            raise ArchiveOutRefused(f"--archive-out {path}: {path.parent} is not a folder")
         return False
     if not path.is_dir():
         raise ArchiveOutRefused(f"--archive-out {path}: a file is there; name a new or empty folder")

@@ -152,3 +152,18 @@ def test_the_default_folder_is_ignored_by_git() -> None:
         timeout=TIMEOUT, check=False,
     )  # fmt: skip
     assert done.returncode == 0, f"./{FOLDER} is not in .gitignore: make demo would leave the clone dirty"
+
+
+def test_unusable_output_paths_are_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    under_a_file = tmp_path / "a-file" / "kept"
+    assert main(["demo", "--archive-out", str(under_a_file)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err == f"lineage demo: --archive-out {under_a_file}: {under_a_file.parent} is not a folder\n"
+    code = main(["demo", "--archive-out", str(tmp_path / "kept"), "--events-out", str(tmp_path)])
+    assert code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err == f"lineage demo: --events-out {tmp_path}: cannot be written (Is a directory)\n"
+    assert not (tmp_path / "kept").exists()
