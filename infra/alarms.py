@@ -1,6 +1,7 @@
 """Alarms of the plane and the encrypted topic they notify.
 
 They fire on what must never pass silently: a function of the plane failing, any quarantined line,
+an archived event the run state could not hold, a delivery that was no subscription's payload,
 anything in a dead-letter queue, and a platform run that left no lineage at all (a lineage gap, which
 the Glue bridge and the run reconciler both count: the alarm sums their metrics).
 """
@@ -85,6 +86,18 @@ class LineageAlarms(Construct):
             "Quarantined",
             self._metric(ValidatorMetrics.QUARANTINED, validator.service),
             "Lineage events were quarantined: read quarantine/ in the archive for the reasons.",
+        )
+        self._alarm(
+            "RunStateRefused",
+            self._metric(ValidatorMetrics.RUN_STATE_REFUSED, validator.service),
+            "Archived lineage events could not be applied to the run state (DynamoDB refused them): their "
+            "runs' state lacks them. The reasons are in quarantine/, in objects named <batch>-run-state.",
+        )
+        self._alarm(
+            "UnreadableDeliveries",
+            self._metric(ValidatorMetrics.UNREADABLE_DELIVERIES, validator.service),
+            "The validator received payloads that are no CloudWatch Logs subscription's (kept whole under "
+            "quarantine/, named unreadable-*): check what invokes the function.",
         )
         if observers:
             self._alarm(

@@ -121,7 +121,13 @@ def test_alarms_watch_errors_quarantine_gaps_and_dead_letters(template: Any) -> 
         for m in a.get("Metrics", [])
         if "MetricStat" in m
     }
-    assert {"Errors", ValidatorMetrics.QUARANTINED, BridgeMetrics.LINEAGE_GAPS} <= names
+    assert {
+        "Errors",
+        ValidatorMetrics.QUARANTINED,
+        ValidatorMetrics.RUN_STATE_REFUSED,
+        ValidatorMetrics.UNREADABLE_DELIVERIES,
+        BridgeMetrics.LINEAGE_GAPS,
+    } <= names
     assert "ApproximateNumberOfMessagesVisible" in names
     for alarm in alarms:
         assert alarm["Threshold"] == 1
