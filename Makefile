@@ -65,6 +65,7 @@ bench: setup
 	$(BIN)/python bench/emit_bench.py
 	$(BIN)/python bench/validator_bench.py
 	$(BIN)/python bench/lineage_bench.py
+	$(BIN)/python bench/validate_bench.py
 
 clean:
 	rm -rf build dist cdk.out .pytest_cache .mypy_cache .ruff_cache
