@@ -12,7 +12,8 @@
         ])
 
 Every event is validated against the versioned schema before it leaves the process and written as
-one JSON line to standard output (CloudWatch Logs on Glue, EMR Serverless and Lambda).
+one JSON line to standard output (CloudWatch Logs on Glue, EMR Serverless and Lambda). A child
+process records into its parent's run with ``lineage.join_run(run.ref())``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from lineage_lib.errors import (
     LineageValidationError,
     UnknownSchemaVersionError,
 )
-from lineage_lib.runs import Run, Step, run
+from lineage_lib.runs import Run, RunRef, Step, join_run, run
 from lineage_lib.version import __version__
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "LineageStateError",
     "LineageValidationError",
     "Run",
+    "RunRef",
     "Step",
     "Transformation",
     "UnknownSchemaVersionError",
@@ -53,6 +55,7 @@ __all__ = [
     "dataset",
     "detect",
     "glue_table",
+    "join_run",
     "parse_job_arguments",
     "run",
     "s3",

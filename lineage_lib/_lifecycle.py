@@ -1,4 +1,4 @@
-"""Crash safety: a run still open when the interpreter goes away gets a terminal event.
+"""Crash safety: a run still open when the process goes away gets a terminal event, in bounded time.
 
 * Unhandled exception: ``sys.excepthook`` remembers it, and the exit hook fails the open runs with it
   (an unhandled KeyboardInterrupt aborts them with SIGINT, as a ``with`` block does).
@@ -12,42 +12,95 @@
   handler that ends the process without raising (``os._exit``) leaves no time to record anything.
 * A signal that arrives while a run is writing its terminal event waits until that event is out.
 
+Threads. Python lets only the main thread install a signal handler: the SIGTERM handler is installed
+when lineage_lib is imported in the main thread, and checked again at every run the main thread opens
+until one has (so a job handler installed after the import still runs first). A run opened in any
+thread is closed on SIGTERM and at exit like the others.
+
+Processes. A run belongs to the process that opened it. In a forked child (``os.fork``,
+multiprocessing's fork and forkserver) the inherited open runs and the sinks' buffers are forgotten
+at once (``os.register_at_fork``), and SIGTERM is handed back to the handler it had before
+lineage_lib: the child's exit hook, its SIGTERM (``Process.terminate()``, ``Pool.terminate()``) and
+its unwinding ``with`` blocks record nothing for its parent's runs and send nothing its parent
+buffered. A child opens its own run, or joins its parent's with ``lineage_lib.join_run(run.ref())``.
+In a process multiprocessing started, lineage_lib never handles SIGTERM: a Python-level SIGTERM
+handler in a pool worker can make ``Pool.terminate()`` hang for good (CPython's SemLock.acquire misses
+a signal that arrives between its first try and its blocking wait; seen on 3.9 and 3.11 with a
+two-line handler and no lineage_lib), so a step a worker left open when it is terminated gets no
+terminal event there; its parent records the stop of the run.
+
+A bounded stop. When the process stops (SIGTERM, exit), the open runs are closed and the sinks are
+flushed once, within LINEAGE_STOP_TIMEOUT seconds all told (default 3): sinks that can
+(the CloudWatch sink) hold their events while the runs close, then send them with timeouts that fit
+the time left and no retries, and write what they could not send to standard error as lineage lines.
+
 Runs inside ``with lineage_lib.run(...)`` are closed by the context manager first; these hooks are
-the safety net for the rest. The hooks are installed once, on the first run opened.
+the safety net for the rest. The exit hook and the excepthook are installed on the first run opened.
 """
 
 from __future__ import annotations
 
 import atexit
-import logging
+import math
 import os
 import signal
 import sys
 import threading
+import time
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
-from lineage_lib import env
-from lineage_lib.emitter import flush_all_sinks
+from lineage_lib import emitter, env
+from lineage_lib.errors import LineageConfigError
 
 if TYPE_CHECKING:
     from lineage_lib.runs import Run
 
-log = logging.getLogger(__name__)
-
 _lock = threading.RLock()
 _open_runs: list[Run] = []
-_installed = False
+_pid = os.getpid()  # updated in a forked child; cheaper to read than os.getpid() on every event
+_hooks_installed = False
+_sigterm_checked = False  # a run opened in the main thread has checked that the handler is in place
 _last_unhandled: BaseException | None = None
 _previous_excepthook = sys.excepthook
 _previous_sigterm: Any = None
 _pending_signal: int | None = None  # put off while a run writes its terminal event
+_stop_deadline: float | None = None  # set by the first stop: a later one shares its time
+
+
+def current_pid() -> int:
+    """This process's id, as runs record their owner."""
+    return _pid
+
+
+def check_settings() -> None:
+    """Raise LineageConfigError for a setting the stop would need and could not use."""
+    stop_timeout()
+
+
+def stop_timeout() -> float:
+    """LINEAGE_STOP_TIMEOUT: seconds the process may spend on lineage when it stops (0: none)."""
+    raw = os.environ.get(env.STOP_TIMEOUT)
+    if not raw:
+        return env.DEFAULT_STOP_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise LineageConfigError(
+            f"{env.STOP_TIMEOUT}={raw!r}: give the seconds lineage may take when the process stops "
+            f"(a number >= 0, default {env.DEFAULT_STOP_TIMEOUT:g}), well under the platform's grace period"
+        )
+    return value
 
 
 def register(run: Run) -> None:
     with _lock:
-        _install_once()
+        _install_hooks_once()
         _open_runs.append(run)
+        if not _sigterm_checked and threading.current_thread() is threading.main_thread():
+            _check_sigterm_handler()
 
 
 def unregister(run: Run) -> None:
@@ -69,24 +122,46 @@ def _closing_runs() -> list[Run]:
     return [run for run in _open_runs if run.closed]
 
 
-def _install_once() -> None:
-    global _installed, _previous_excepthook, _previous_sigterm  # noqa: PLW0603 (process-wide state)
-    if _installed:
+def _install_hooks_once() -> None:
+    global _hooks_installed, _previous_excepthook  # noqa: PLW0603 (process-wide state)
+    if _hooks_installed:
         return
-    _installed = True
+    _hooks_installed = True
     atexit.register(_at_exit)
     _previous_excepthook = sys.excepthook
     sys.excepthook = _excepthook
+
+
+def _check_sigterm_handler() -> None:
+    """From the main thread: make _on_sigterm the SIGTERM handler, chained to the one in place (the
+    job's own, installed after the import), unless signal handling is off or SIGTERM is ignored."""
+    global _sigterm_checked  # noqa: PLW0603 (process-wide state)
+    _sigterm_checked = True
     if os.environ.get(env.HANDLE_SIGNALS, "1") == "0":
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:  # installed at import: take it back
+            signal.signal(signal.SIGTERM, _previous_sigterm or signal.SIG_DFL)
+        return
+    _watch_sigterm()
+
+
+def _in_multiprocessing_child() -> bool:
+    """A process multiprocessing started (its name is set before the main module is imported again)."""
+    mp = sys.modules.get("multiprocessing")
+    return mp is not None and (mp.parent_process() is not None or mp.current_process().name != "MainProcess")
+
+
+def _watch_sigterm() -> None:
+    global _previous_sigterm  # noqa: PLW0603 (process-wide state)
+    if threading.current_thread() is not threading.main_thread() or _in_multiprocessing_child():
         return
     try:
         current = signal.getsignal(signal.SIGTERM)
-        if current is signal.SIG_IGN:  # the host chose to ignore SIGTERM: respect that
+        if current is _on_sigterm or current is signal.SIG_IGN:  # in place, or the host ignores SIGTERM
             return
         _previous_sigterm = current
         signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread: no signal handling possible here
-        log.debug("lineage_lib: not in the main thread, SIGTERM is not watched")
+    except ValueError:  # not the main interpreter: no signal handling possible here
+        return
 
 
 def _excepthook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
@@ -95,9 +170,19 @@ def _excepthook(kind: type[BaseException], value: BaseException, tb: TracebackTy
     _previous_excepthook(kind, value, tb)
 
 
-def _close_open_runs(*, signal_name: str | None = None) -> None:
+def _stop(*, signal_name: str | None = None) -> None:
+    """Close this process's open runs, then flush the sinks once, all within the stop deadline."""
+    global _stop_deadline  # noqa: PLW0603 (process-wide state)
     with _lock:
+        if _stop_deadline is None:
+            try:
+                timeout = stop_timeout()
+            except LineageConfigError:  # checked when the first run opened; changed since
+                timeout = env.DEFAULT_STOP_TIMEOUT
+            _stop_deadline = time.monotonic() + timeout
+        deadline = _stop_deadline
         runs = list(reversed(_open_runs))
+    emitter.hold_all_sinks()  # the terminal events wait in the buffers for the one flush below
     for run in runs:
         try:
             if signal_name is not None:
@@ -110,11 +195,11 @@ def _close_open_runs(*, signal_name: str | None = None) -> None:
                 run.abort("the process exited while the run was still open")
         except Exception as err:  # nobody is left to raise to: report and close the others
             print(f"lineage_lib: could not close run {run.run_id}: {err}", file=sys.stderr)
-    flush_all_sinks()
+    emitter.flush_all_sinks(deadline=deadline)
 
 
 def _at_exit() -> None:
-    _close_open_runs()
+    _stop()
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -131,10 +216,33 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         try:
             previous(signum, frame)
         except BaseException:
-            _close_open_runs(signal_name=signal_name)
+            _stop(signal_name=signal_name)
             raise
         return
-    _close_open_runs(signal_name=signal_name)
+    _stop(signal_name=signal_name)
     # Default action: restore it and re-deliver, so the exit status is the one of a plain SIGTERM.
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
+
+
+def _forget_inherited_runs() -> None:
+    """In a forked child, at once: the parent's runs and buffered events are the parent's to close
+    and send. A lock another thread of the parent held stays held in the child: make a new one."""
+    global _lock, _pid, _pending_signal, _last_unhandled, _stop_deadline, _sigterm_checked  # noqa: PLW0603
+    _lock = threading.RLock()
+    _pid = os.getpid()
+    _open_runs.clear()
+    _pending_signal = None
+    _last_unhandled = None
+    _stop_deadline = None
+    emitter.forget_inherited_sinks()
+    # SIGTERM as it would be without lineage_lib, until the child opens a run of its own.
+    _sigterm_checked = False
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.signal(signal.SIGTERM, _previous_sigterm or signal.SIG_DFL)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_runs)
+# Here, when imported in the main thread: a run opened later in a worker thread could not install it.
+if os.environ.get(env.HANDLE_SIGNALS, "1") != "0":
+    _watch_sigterm()

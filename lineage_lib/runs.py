@@ -7,236 +7,65 @@
             step.write(DAILY, records=31, columns=[revenue])
 
 An exception inside a ``with`` block records a failure event carrying the error, then propagates.
+A run belongs to the process that opened it: a forked child can neither close it nor write to it
+through the objects it inherited, and records into it only after ``lineage_lib.join_run(run.ref())``
+(with every start method: fork, forkserver, spawn). See ``join_run``.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import sys
-import threading
-import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from lineage_lib import _lifecycle, env
+from lineage_lib import _lifecycle
 from lineage_lib._ids import new_event_id, utc_now
+from lineage_lib._sink_choice import default_sink, swap_sink_override
 from lineage_lib.context import ExecutionContext, detect
 from lineage_lib.contract import CURRENT_VERSION, EventType, Field
-from lineage_lib.datasets import ColumnLineage, DatasetLike, as_dataset
 from lineage_lib.emitter import Emitter, SharedFields
 from lineage_lib.errors import LineageConfigError, LineageStateError
 from lineage_lib.sinks.base import Sink
+from lineage_lib.steps import Scope, Step, error_object, metrics_of
 from lineage_lib.version import PRODUCER_NAME, __version__
 
-_MAX_MESSAGE = 8192
-_MAX_STACK = 32768
-_sink_override: Sink | None = None  # set by lineage_lib.testing.capture()
-_override_lock = threading.Lock()
+__all__ = ["Run", "RunRef", "Step", "default_sink", "error_object", "join_run", "run", "swap_sink_override"]
+
+_GENERATOR_CLOSED = (
+    "its generator was closed before the run finished (GeneratorExit: the code iterating over it "
+    "stopped, or failed); call run.complete() first to end it as completed"
+)
 
 
-def swap_sink_override(sink: Sink | None) -> Sink | None:
-    """Make ``sink`` the sink of every run started from now on (None: back to LINEAGE_SINK); returns
-    the previous override. Used by lineage_lib.testing.capture()."""
-    global _sink_override
-    with _override_lock:
-        previous, _sink_override = _sink_override, sink
-    return previous
+@dataclass(frozen=True)
+class RunRef:
+    """A run's identity, for another process to record lineage into it (``lineage_lib.join_run``).
+
+    Plain data: it pickles, so it reaches children of every multiprocessing start method as an
+    argument (``pool.map(work, [(ref, part) for part in parts])``, ``Process(args=(ref,))``).
+    """
+
+    context: ExecutionContext
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def pipeline_id(self) -> str:
+        return self.context.pipeline_id
+
+    @property
+    def run_id(self) -> str:
+        return self.context.run_id
+
+    @property
+    def attempt(self) -> int:
+        return self.context.attempt
 
 
-def _metrics(records: int | None, size_bytes: int | None, files: int | None) -> dict[str, int] | None:
-    counts = ((Field.RECORDS, records), (Field.BYTES, size_bytes), (Field.FILES, files))
-    out = {k: v for k, v in counts if v is not None}
-    return out or None
-
-
-def error_object(
-    error: BaseException | str, *, exit_code: int | None = None, signal_name: str | None = None
-) -> dict[str, Any]:
-    """The event's ``error`` object for an exception (type, message, stack) or a plain reason."""
-    if isinstance(error, BaseException):
-        out: dict[str, Any] = {
-            Field.TYPE: type(error).__name__,
-            Field.MESSAGE: (str(error) or type(error).__name__)[:_MAX_MESSAGE],
-        }
-        if error.__traceback__ is not None:
-            stack = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            out[Field.STACK] = stack[-_MAX_STACK:]
-    else:
-        out = {Field.TYPE: "Aborted", Field.MESSAGE: str(error)[:_MAX_MESSAGE]}
-    if exit_code is not None:
-        out[Field.EXIT_CODE] = exit_code
-    if signal_name is not None:
-        out[Field.SIGNAL] = signal_name
-    return out
-
-
-def default_sink() -> Sink:
-    """The sink chosen by LINEAGE_SINK (stdout unless told otherwise), or the test capture's."""
-    if _sink_override is not None:
-        return _sink_override
-    kind = (os.environ.get(env.SINK) or "stdout").lower()
-    if kind == "stdout":
-        from lineage_lib.sinks.stdout import StdoutSink
-
-        return StdoutSink()
-    if kind == "cloudwatch":
-        return _process_cloudwatch_sink()
-    raise LineageConfigError(f"{env.SINK}={kind!r}: choose 'stdout' (default) or 'cloudwatch'")
-
-
-def _process_cloudwatch_sink() -> Sink:
-    """One CloudWatch sink (one client, one log stream) for every run of the process."""
-    return _cloudwatch_sink_for(os.environ.get(env.LOG_GROUP), os.environ.get(env.LOG_STREAM))
-
-
-@functools.lru_cache(maxsize=8)
-def _cloudwatch_sink_for(log_group: str | None, log_stream: str | None) -> Sink:
-    from lineage_lib.sinks.cloudwatch import CloudWatchLogsSink
-
-    settings = {env.LOG_GROUP: log_group, env.LOG_STREAM: log_stream}
-    return CloudWatchLogsSink.from_environment({k: v for k, v in settings.items() if v})
-
-
-class _Scope:
-    """What runs and steps share: being closed once, and closing on ``with`` exit."""
-
-    _closed: bool  # set by each subclass's __init__
-
-    def _close_from_exit(self, exc: BaseException | None) -> None:
-        if self._closed:
-            return
-        if exc is None:
-            self.complete()
-        elif isinstance(exc, SystemExit):
-            code = exc.code
-            if code is None or code == 0:
-                self.complete()
-            else:
-                self.fail(exc, exit_code=code if isinstance(code, int) else 1)
-        elif isinstance(exc, KeyboardInterrupt):
-            self.abort("interrupted (SIGINT)", signal_name="SIGINT")
-        else:
-            self.fail(exc)
-
-    def complete(
-        self, *, records: int | None = None, size_bytes: int | None = None, files: int | None = None
-    ) -> None:
-        raise NotImplementedError
-
-    def fail(self, error: BaseException | str, *, exit_code: int | None = None) -> None:
-        raise NotImplementedError
-
-    def abort(self, reason: str, *, signal_name: str | None = None) -> None:
-        raise NotImplementedError
-
-
-class Step(_Scope):
-    """A named stage of a run; records reads, writes and transforms. Started when created."""
-
-    def __init__(self, run: Run, name: str) -> None:
-        self.run = run
-        self.name = name
-        self._closed = False
-        run._emit(EventType.STEP_START, step=name)
-
-    def __enter__(self) -> Step:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._close_from_exit(exc)
-
-    def read(
-        self,
-        dataset: DatasetLike,
-        *,
-        records: int | None = None,
-        size_bytes: int | None = None,
-        files: int | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> None:
-        """Record that this step read ``dataset`` (with its schema/version if the Dataset says so)."""
-        self._operation(
-            EventType.READ, source=dataset, metrics=_metrics(records, size_bytes, files), tags=tags
-        )
-
-    def write(
-        self,
-        dataset: DatasetLike,
-        *,
-        records: int | None = None,
-        size_bytes: int | None = None,
-        files: int | None = None,
-        columns: Iterable[ColumnLineage] | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> None:
-        """Record that this step wrote ``dataset``; ``columns`` maps its columns to their sources."""
-        metrics = _metrics(records, size_bytes, files)
-        self._operation(EventType.WRITE, target=dataset, columns=columns, metrics=metrics, tags=tags)
-
-    def transform(
-        self,
-        source: DatasetLike,
-        target: DatasetLike,
-        *,
-        records: int | None = None,
-        size_bytes: int | None = None,
-        files: int | None = None,
-        columns: Iterable[ColumnLineage] | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> None:
-        """Record a derivation of ``target`` from ``source`` in one operation (e.g. CTAS, a copy)."""
-        metrics = _metrics(records, size_bytes, files)
-        self._operation(
-            EventType.TRANSFORM, source=source, target=target, columns=columns, metrics=metrics, tags=tags
-        )
-
-    def _operation(
-        self,
-        event_type: str,
-        *,
-        source: DatasetLike | None = None,
-        target: DatasetLike | None = None,
-        columns: Iterable[ColumnLineage] | None = None,
-        metrics: dict[str, int] | None,
-        tags: Mapping[str, str] | None,
-    ) -> None:
-        if self._closed:
-            raise LineageStateError(f"step {self.name!r} is closed; open a new step with run.step()")
-        self.run._emit(
-            event_type,
-            step=self.name,
-            source=None if source is None else as_dataset(source).event_form,
-            target=None if target is None else as_dataset(target).event_form,
-            columns=[c.event_form for c in columns] if columns else None,
-            metrics=metrics,
-            tags=tags,
-        )
-
-    def _close(self, event_type: str, **fields: Any) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self.run._steps.pop(self.name, None)
-        self.run._emit(event_type, step=self.name, **fields)
-
-    def complete(
-        self, *, records: int | None = None, size_bytes: int | None = None, files: int | None = None
-    ) -> None:
-        self._close(EventType.STEP_COMPLETE, metrics=_metrics(records, size_bytes, files))
-
-    def fail(self, error: BaseException | str, *, exit_code: int | None = None) -> None:
-        self._close(EventType.STEP_FAIL, error=error_object(error, exit_code=exit_code))
-
-    def abort(self, reason: str, *, signal_name: str | None = None) -> None:
-        self._close(EventType.STEP_FAIL, error=error_object(reason, signal_name=signal_name))
-
-
-class Run(_Scope):
-    """One attempt of one pipeline run. Emits RUN_START when created; closed exactly once."""
+class Run(Scope):
+    """One attempt of one pipeline run. Emits RUN_START when created; closed exactly once, by the
+    process that opened it (see the module's docstring and ``join_run``)."""
 
     def __init__(
         self,
@@ -244,10 +73,14 @@ class Run(_Scope):
         emitter: Emitter,
         *,
         tags: Mapping[str, str] | None = None,
+        joined: bool = False,
     ) -> None:
+        _lifecycle.check_settings()  # a bad LINEAGE_* setting fails here, not when the process stops
         self.context = context
         self._emitter = emitter
         self._closed = False
+        self._joined = joined
+        self._pid = _lifecycle.current_pid()
         self._steps: dict[str, Step] = {}
         self._tags = dict(tags) if tags else None
         self._shared = SharedFields(
@@ -259,7 +92,8 @@ class Run(_Scope):
                 Field.CONTEXT: context.to_event(),
             }
         )
-        self._emit(EventType.RUN_START)
+        if not joined:
+            self._emit(EventType.RUN_START)
         _lifecycle.register(self)
 
     def __enter__(self) -> Run:
@@ -277,6 +111,13 @@ class Run(_Scope):
             print(f"lineage_lib: could not record the end of run {self.run_id}: {err}", file=sys.stderr)
 
     def _emit(self, event_type: str, **fields: Any) -> None:
+        if self._pid != _lifecycle.current_pid():
+            raise LineageStateError(
+                f"run {self.run_id!r} was opened by process {self._pid}, and this is process "
+                f"{_lifecycle.current_pid()} (a forked child): a child records lineage in a run of its own "
+                "(lineage_lib.run()) or joins this one explicitly: pass run.ref() to the child and use "
+                "lineage_lib.join_run(ref) there"
+            )
         event: dict[str, Any] = {
             Field.SCHEMA_VERSION: CURRENT_VERSION,
             Field.EVENT_ID: new_event_id(),
@@ -300,17 +141,27 @@ class Run(_Scope):
         self._steps[name] = step
         return step
 
+    def ref(self) -> RunRef:
+        """This run's identity, for a child process to join it (``lineage_lib.join_run(ref)``)."""
+        return RunRef(self.context, tuple(self._tags.items()) if self._tags else ())
+
     def _finish(self, event_type: str, close_steps: Any, **fields: Any) -> None:
-        if self._closed:
+        if self._closed or not self.here:  # a forked child's copy: the run is its opener's to close
             return
         for step in list(self._steps.values())[::-1]:
             close_steps(step)
         self._closed = True
         try:
-            self._emit(event_type, **fields)
+            if not self._joined:  # a joined run's end is its opener's to record
+                self._emit(event_type, **fields)
             self._emitter.flush()
         finally:
             _lifecycle.unregister(self)
+
+    def _close_from_generator(self) -> None:
+        # From inside the generator, a consumer that stopped on purpose (break) and one that failed
+        # look the same: the run did not finish, and nothing says it succeeded.
+        self.abort(_GENERATOR_CLOSED)
 
     def complete(
         self, *, records: int | None = None, size_bytes: int | None = None, files: int | None = None
@@ -319,7 +170,7 @@ class Run(_Scope):
         self._finish(
             EventType.RUN_COMPLETE,
             lambda s: s.complete(),
-            metrics=_metrics(records, size_bytes, files),
+            metrics=metrics_of(records, size_bytes, files),
         )
 
     def fail(self, error: BaseException | str, *, exit_code: int | None = None) -> None:
@@ -337,6 +188,16 @@ class Run(_Scope):
         return self._closed
 
     @property
+    def here(self) -> bool:
+        """Whether this process opened (or joined) the run: only then can it write to it or close it."""
+        return self._pid == _lifecycle.current_pid()
+
+    @property
+    def joined(self) -> bool:
+        """Whether this is another process's run, joined with ``join_run``."""
+        return self._joined
+
+    @property
     def pipeline_id(self) -> str:
         return self.context.pipeline_id
 
@@ -350,7 +211,7 @@ class Run(_Scope):
 
 
 def run(
-    pipeline: str | None = None,
+    pipeline_id: str | None = None,
     *,
     run_id: str | None = None,
     attempt: int | None = None,
@@ -360,15 +221,22 @@ def run(
     sfn_execution_arn: str | None = None,
     platform: str | None = None,
     tags: Mapping[str, str] | None = None,
+    pipeline: str | None = None,
 ) -> Run:
     """Start a run: detects the execution context, emits RUN_START, returns the Run.
 
     Use it as a context manager (``with lineage_lib.run() as run:``) so that the run is completed,
     or failed with the exception that ended it. Arguments override LINEAGE_* settings, which
     override what the platform says. ``lambda_context`` is the Lambda handler's context object.
+    ``pipeline=`` is accepted as another name of ``pipeline_id``.
     """
+    if pipeline is not None and pipeline_id is not None and pipeline != pipeline_id:
+        raise LineageConfigError(
+            f"run() got pipeline_id={pipeline_id!r} and pipeline={pipeline!r}: they name the same "
+            "setting; pass pipeline_id only"
+        )
     context = detect(
-        pipeline_id=pipeline,
+        pipeline_id=pipeline_id if pipeline_id is not None else pipeline,
         run_id=run_id,
         attempt=attempt,
         platform=platform,
@@ -376,3 +244,18 @@ def run(
         lambda_context=lambda_context,
     )
     return Run(context, Emitter(sink or default_sink(), mode=mode), tags=tags)
+
+
+def join_run(ref: RunRef, *, sink: Sink | None = None, mode: str | None = None) -> Run:
+    """Record lineage from this process into a run another process opened (its ``run.ref()``).
+
+        def load(ref, part):                           # in a multiprocessing worker
+            with lineage_lib.join_run(ref) as run, run.step(f"load-{part}") as step:
+                step.write(lineage_lib.s3("curated", f"orders/part={part}"), records=...)
+
+    The joined run emits no RUN_START and no terminal event: the run's start and end are its
+    opener's. Steps opened here are this process's: leaving the ``with`` block (or this process
+    ending, or SIGTERM) closes them and delivers what the sink holds. Give each process's steps
+    names of their own: a step is known by its name within the run.
+    """
+    return Run(ref.context, Emitter(sink or default_sink(), mode=mode), tags=dict(ref.tags), joined=True)

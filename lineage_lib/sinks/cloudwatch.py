@@ -4,104 +4,52 @@ Events are buffered and sent with PutLogEvents, one log event per JSON line, tim
 event's own ``event_time``. There is no background thread: emit() sends when a batch is full or its
 oldest event has waited ``flush_interval`` seconds, and the library flushes when a run ends, at
 interpreter exit and on SIGTERM.
+
+When the process stops (lineage_lib._lifecycle), the sink is held (it only buffers), then flushed
+once with ``flush_within(seconds)``: every call with timeouts that fit the time left and no retry,
+and what it could not send goes to standard error as lineage lines, one JSON line each (Glue and
+Lambda ship standard error to CloudWatch Logs too; EMR keeps it in the step's logs). In a forked
+child, the buffer inherited from the parent is emptied: those events are the parent's to send.
 """
 
 from __future__ import annotations
 
-import calendar
-import datetime
 import itertools
 import os
-import socket
+import sys
 import threading
 import time
-import uuid
+import weakref
 from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from lineage_lib import env
 from lineage_lib.contract import CLOUDWATCH_EVENT_OVERHEAD, Field
 from lineage_lib.errors import LineageConfigError, LineageEmitError
+from lineage_lib.sinks._aws import aws_reason, bounded_logs_client, new_logs_client, rejected_in_words
+from lineage_lib.sinks._batches import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    Pending,
+    batches,
+    default_log_stream,
+    epoch_millis,
+)
+from lineage_lib.sinks.stdout import write_text
 
-# PutLogEvents' own limits: events and bytes (UTF-8 message + 26 bytes each) per call, time span.
-MAX_BATCH_EVENTS: Final = 10_000
-MAX_BATCH_BYTES: Final = 1_048_576
-MAX_BATCH_SPAN_MS: Final = 24 * 60 * 60 * 1000
 DEFAULT_FLUSH_INTERVAL: Final = 5.0
+_MIN_CALL_SECONDS: Final = 0.05  # a stop's call with less time left than this is not attempted
 
-
-class _Pending(NamedTuple):
-    timestamp: int  # first, then seq: sorting pending events gives chronological, then emission order
-    seq: int
-    message: str
-    size: int  # what the event counts against a batch: UTF-8 bytes + the per-event overhead
-    arrived: float  # time.monotonic() when emitted, for the flush interval
-
-
-def default_log_stream() -> str:
-    """``lineage/<yyyy>/<mm>/<dd>/<host>/<uuid4 hex>``: unique per process, easy to find by day and host."""
-    host = socket.gethostname().replace(":", "-").replace("*", "-") or "unknown-host"  # ':' '*' refused
-    return f"lineage/{time.strftime('%Y/%m/%d', time.gmtime())}/{host}/{uuid.uuid4().hex}"
-
-
-def epoch_millis(event_time: object) -> int:
-    """Milliseconds since the epoch of an event_time (RFC 3339 UTC, ``2024-05-01T12:00:00.123Z``)."""
-    if isinstance(event_time, str) and len(event_time) >= 20 and event_time.endswith("Z"):
-        try:
-            whole = datetime.datetime.strptime(event_time[:19], "%Y-%m-%dT%H:%M:%S")
-            fraction = event_time[20:-1] if event_time[19] == "." else ""
-            return calendar.timegm(whole.timetuple()) * 1000 + int((fraction + "000")[:3])
-        except ValueError:
-            pass
-    # Lenient mode may emit an event without a usable time: it still needs a timestamp to be sent.
-    return int(time.time() * 1000)
-
-
-def _new_logs_client() -> Any:
-    # Imported here, not at module level: `import lineage_lib` must stay free of boto3.
-    try:
-        import boto3
-        from botocore.config import Config
-        from botocore.exceptions import BotoCoreError
-    except ImportError as err:
-        raise LineageConfigError("the cloudwatch sink needs boto3: install 'lineage-plane[aws]'") from err
-    # Standard retries back off on throttling and 5xx; bounded timeouts keep a flush at interpreter
-    # exit from hanging for minutes when the endpoint is unreachable. Region: from the environment.
-    config = Config(retries={"mode": "standard"}, connect_timeout=10, read_timeout=30)
-    try:
-        return boto3.client("logs", config=config)
-    except BotoCoreError as err:  # no region, unknown profile...
-        raise LineageEmitError(f"could not create a CloudWatch Logs client: {_aws_reason(err)}") from err
-
-
-def _aws_reason(err: Exception) -> str:
-    response = getattr(err, "response", None)
-    if isinstance(response, dict):  # ClientError: the service's own code and message
-        error = response.get("Error", {})
-        operation = getattr(err, "operation_name", "the call")
-        return f"{operation} failed with {error.get('Code', 'Unknown')}: {error.get('Message', '')}"
-    return f"{type(err).__name__}: {err}"  # BotoCoreError: no region or credentials, endpoint unreachable
-
-
-def _rejected(info: Mapping[str, int], batch_size: int) -> str:
-    """What PutLogEvents' rejectedLogEventsInfo says, in words ('' when nothing was rejected)."""
-    reasons = []
-    # An end index is exclusive, so it counts the events before it; max(.., 1) because the key is
-    # only present when something was rejected (moto reports the last index, inclusive).
-    if info.get("tooOldLogEventEndIndex") is not None:
-        reasons.append(f"{max(info['tooOldLogEventEndIndex'], 1)} too old (over 14 days or the retention)")
-    if info.get("expiredLogEventEndIndex") is not None:
-        reasons.append(f"{max(info['expiredLogEventEndIndex'], 1)} expired (older than the retention)")
-    if info.get("tooNewLogEventStartIndex") is not None:
-        reasons.append(f"{batch_size - info['tooNewLogEventStartIndex']} too new (over 2 hours ahead)")
-    return ", ".join(reasons)
+_sinks: weakref.WeakSet[CloudWatchLogsSink] = weakref.WeakSet()  # for the fork hook below
 
 
 class CloudWatchLogsSink:
     """Buffers JSON lines and sends them to one log stream with PutLogEvents.
 
     A failed flush raises LineageEmitError and keeps every unsent event buffered, so a later flush
-    retries them; a flush tries each batch once, so a flush at exit always ends.
+    retries them; a flush tries each batch once, so a flush at exit always ends. The stop's flush
+    (``flush_within``) is bounded in time with the sink's own client; a client passed in is used as
+    it is configured (give it short timeouts).
     """
 
     def __init__(
@@ -127,11 +75,15 @@ class CloudWatchLogsSink:
         self._client = client
         self._owns_client = client is None
         self._stream_ready = False
-        self._buffer: list[_Pending] = []  # emission order
+        self._buffer: list[Pending] = []  # emission order
         self._buffer_bytes = 0
         self._seq = itertools.count()
         self._retry_at = 0.0  # after a failure, emit() waits one interval before trying again
         self._lock = threading.RLock()  # re-entrant: a SIGTERM handler may emit during a flush
+        self._held = False  # the process is stopping: buffer only, flush_within() sends
+        self._stop_client: Any = None
+        self._stop_client_budget = 0.0
+        _sinks.add(self)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> CloudWatchLogsSink:
@@ -155,7 +107,10 @@ class CloudWatchLogsSink:
         with self._lock:
             now = time.monotonic()
             size = len(line.encode("utf-8")) + CLOUDWATCH_EVENT_OVERHEAD
-            entry = _Pending(epoch_millis(event.get(Field.EVENT_TIME)), next(self._seq), line, size, now)
+            entry = Pending(epoch_millis(event.get(Field.EVENT_TIME)), next(self._seq), line, size, now)
+            if self._held:
+                self._append(entry)
+                return
             full = len(self._buffer) >= self.max_batch_events
             full = full or self._buffer_bytes + size > self.max_batch_bytes
             if full and now >= self._retry_at:
@@ -168,13 +123,42 @@ class CloudWatchLogsSink:
             if self._client is None:
                 # Now rather than at the first flush, which may come at interpreter exit: importing
                 # boto3 then fails (it registers a threading exit hook, which Python refuses then).
-                self._client = _new_logs_client()
+                self._client = new_logs_client()
             if now >= self._retry_at and now - self._buffer[0].arrived >= self.flush_interval:
                 self._flush_locked()
 
     def flush(self) -> None:
         with self._lock:
             self._flush_locked()
+
+    def hold(self) -> None:
+        """The process is stopping: from now on emit() and flush() only buffer; flush_within() sends."""
+        self._held = True
+
+    def flush_within(self, seconds: float) -> None:
+        """Send what is buffered within ``seconds``, then write what could not be sent to standard
+        error as lineage lines; the buffer is empty afterwards. Never raises: the process is ending."""
+        deadline = time.monotonic() + seconds
+        if not self._lock.acquire(timeout=max(seconds, 0.0)):
+            write_text(
+                sys.stderr,
+                f"lineage_lib: {self.log_group}/{self.log_stream}: another thread was still sending when "
+                "the process stopped; the events it holds may be lost\n",
+            )
+            return
+        try:
+            reason = ""
+            if self._buffer:
+                try:
+                    rejected = self._send_before(deadline)
+                except Exception as err:  # whatever went wrong, what is left goes to stderr below
+                    reason = aws_reason(err) if not isinstance(err, LineageEmitError) else str(err)
+                else:
+                    if rejected:
+                        write_text(sys.stderr, f"lineage_lib: CloudWatch Logs rejected: {rejected}\n")
+            self._spill(reason or "the stop's deadline passed")
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         with self._lock:
@@ -185,23 +169,23 @@ class CloudWatchLogsSink:
                     self._client.close()  # a later flush (at exit) creates a new one if needed
                     self._client = None
 
-    def _append(self, entry: _Pending) -> None:
+    def _append(self, entry: Pending) -> None:
         self._buffer.append(entry)
         self._buffer_bytes += entry.size
 
     def _flush_locked(self) -> None:
-        if not self._buffer:
+        if not self._buffer or self._held:
             return
         if self._client is None:  # closed, or the first emit could not create it
-            self._client = _new_logs_client()
+            self._client = new_logs_client()
         from botocore.exceptions import BotoCoreError, ClientError  # imported with the client
 
         rejections = []
         try:
             if not self._stream_ready:
-                self._create_stream()
-            for batch in self._batches(sorted(self._buffer)):
-                rejected = self._put(batch)
+                self._create_stream(self._client)
+            for batch in batches(sorted(self._buffer), self.max_batch_events, self.max_batch_bytes):
+                rejected = self._put(batch, self._client)
                 self._forget(batch)  # accepted, or rejected for good: sending again cannot help
                 if rejected:
                     rejections.append(rejected)
@@ -209,7 +193,7 @@ class CloudWatchLogsSink:
             self._retry_at = time.monotonic() + self.flush_interval
             if isinstance(err, LineageEmitError):
                 raise
-            raise LineageEmitError(self._failure(_aws_reason(err))) from err
+            raise LineageEmitError(self._failure(aws_reason(err))) from err
         if rejections:
             raise LineageEmitError(
                 f"CloudWatch Logs rejected lineage events sent to {self.log_group}/{self.log_stream}: "
@@ -222,33 +206,64 @@ class CloudWatchLogsSink:
             f"{reason}. {len(self._buffer)} events stay buffered and are retried on the next flush."
         )
 
-    def _batches(self, pending: list[_Pending]) -> list[list[_Pending]]:
-        """Chronological batches within PutLogEvents' limits (count, bytes, 24-hour span)."""
-        batches: list[list[_Pending]] = []
-        batch: list[_Pending] = []
-        size = 0
-        for entry in pending:
-            if batch and (
-                len(batch) >= self.max_batch_events
-                or size + entry.size > self.max_batch_bytes
-                or entry.timestamp - batch[0].timestamp >= MAX_BATCH_SPAN_MS
-            ):
-                batches.append(batch)
-                batch, size = [], 0
-            batch.append(entry)  # an event over the byte limit on its own still goes: no endless loop
-            size += entry.size
-        if batch:
-            batches.append(batch)
-        return batches
-
-    def _forget(self, batch: list[_Pending]) -> None:
+    def _forget(self, batch: list[Pending]) -> None:
         # By identity, not position: a re-entrant flush (signal handler) may have changed the buffer.
         sent = {entry.seq for entry in batch}
         self._buffer = [entry for entry in self._buffer if entry.seq not in sent]
         self._buffer_bytes = sum(entry.size for entry in self._buffer)
 
-    def _create_stream(self) -> None:
-        client = self._client
+    def _send_before(self, deadline: float) -> str:
+        """Send the buffer, each call with the time left until ``deadline``; what was rejected."""
+        from botocore.exceptions import BotoCoreError, ClientError  # imported with the client
+
+        rejections = []
+        try:
+            if not self._stream_ready:
+                self._create_stream(self._client_before(deadline))
+            for batch in batches(sorted(self._buffer), self.max_batch_events, self.max_batch_bytes):
+                rejected = self._put(batch, self._client_before(deadline))
+                self._forget(batch)
+                if rejected:
+                    rejections.append(rejected)
+        except (ClientError, BotoCoreError) as err:
+            raise LineageEmitError(aws_reason(err)) from err
+        return "; ".join(rejections)
+
+    def _client_before(self, deadline: float) -> Any:
+        """A client whose call ends by ``deadline``: this sink's own, remade with shorter timeouts as
+        the time left shrinks (a client passed in is used as it is)."""
+        left = deadline - time.monotonic()
+        if left < _MIN_CALL_SECONDS:
+            raise LineageEmitError("the stop's deadline passed")
+        if not self._owns_client:
+            return self._client
+        if self._stop_client is None or self._stop_client_budget > left:
+            self._stop_client, self._stop_client_budget = bounded_logs_client(left), left
+        return self._stop_client
+
+    def _spill(self, reason: str) -> None:
+        """Write what is buffered to standard error as lineage lines, and forget it."""
+        entries = sorted(self._buffer)
+        self._buffer, self._buffer_bytes = [], 0
+        if entries:
+            note = (
+                f"lineage_lib: {len(entries)} lineage events could not be sent to CloudWatch Logs "
+                f"{self.log_group}/{self.log_stream} before the process stopped ({reason}); they follow, "
+                "one JSON line each\n"
+            )
+            write_text(sys.stderr, note + "".join(entry.message + "\n" for entry in entries))
+
+    def _forget_parent_buffer(self) -> None:
+        """In a forked child: what the parent buffered is the parent's to send."""
+        self._lock = threading.RLock()
+        self._buffer, self._buffer_bytes = [], 0
+        self._retry_at = 0.0
+        self._held = False
+        self._stop_client = None
+        if self._owns_client:
+            self._client = None  # its connections are the parent's
+
+    def _create_stream(self, client: Any) -> None:
         try:
             client.create_log_stream(logGroupName=self.log_group, logStreamName=self.log_stream)
         except client.exceptions.ResourceAlreadyExistsException:
@@ -264,9 +279,8 @@ class CloudWatchLogsSink:
             ) from err
         self._stream_ready = True
 
-    def _put(self, batch: list[_Pending]) -> str:
+    def _put(self, batch: list[Pending], client: Any) -> str:
         """Send one batch; return what CloudWatch rejected of it, in words ('' if nothing)."""
-        client = self._client
         request = {
             "logGroupName": self.log_group,
             "logStreamName": self.log_stream,
@@ -278,6 +292,14 @@ class CloudWatchLogsSink:
             # The stream was deleted since it was created: create it again (this also tells a
             # missing group apart) and retry once; a second failure propagates.
             self._stream_ready = False
-            self._create_stream()
+            self._create_stream(client)
             response = client.put_log_events(**request)
-        return _rejected(response.get("rejectedLogEventsInfo") or {}, len(batch))
+        return rejected_in_words(response.get("rejectedLogEventsInfo") or {}, len(batch))
+
+
+def _forget_parent_buffers() -> None:
+    for sink in list(_sinks):
+        sink._forget_parent_buffer()
+
+
+os.register_at_fork(after_in_child=_forget_parent_buffers)

@@ -149,13 +149,22 @@ def test_an_event_over_the_cloudwatch_limit_is_refused_never_truncated() -> None
     assert captured.types().count("WRITE") == 1
 
 
-def test_lenient_mode_drops_an_oversize_event_with_an_error(caplog: pytest.LogCaptureFixture) -> None:
+def test_lenient_mode_replaces_an_oversize_write_by_a_reduced_one_that_keeps_the_edge(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with capture() as captured:
-        run = lineage.run("p", mode="lenient")
-        run.step("s").write(DAILY, columns=_many_columns(1500))
+        run = lineage.run("p", mode="lenient", tags={"team": "finance"})
+        run.step("s").write(DAILY, records=31, columns=_many_columns(1500))
         run.complete()
-    assert "WRITE" not in captured.types()
-    assert "over the 262118-byte" in caplog.text
+    (write,) = captured.of_type("WRITE")
+    contract.validate(write)  # valid: the plane archives it and the table keeps its lineage
+    assert (write["target"], write["metrics"]) == ({"id": DAILY.id}, {"records": 31})
+    assert "columns" not in write
+    assert write["tags"]["team"] == "finance"
+    assert write["tags"]["lineage_lib.omitted"].startswith("columns: the event was ")
+    assert "over the 262118-byte limit" in write["tags"]["lineage_lib.omitted"]
+    assert all(len(line.encode()) <= contract.MAX_EVENT_BYTES for line in captured.lines)
+    assert "emitted without its optional details" in caplog.text
 
 
 def test_stdout_sink_writes_one_json_line_per_event(capsys: pytest.CaptureFixture[str]) -> None:
