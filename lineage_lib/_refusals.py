@@ -24,6 +24,8 @@ from lineage_lib.contract import MAX_EVENT_BYTES, Field, Refusal
 OMITTED_TAG: Final = "lineage_lib.omitted"
 _MAX_TAGS: Final = 50  # the schema's maxProperties of tags
 _MAX_REPR: Final = 1024
+_MAX_DETAIL: Final = 1000  # the plane copies at most 1024 characters of it into the quarantine reason
+_MAX_SHOWN: Final = 200  # of a value's repr, in a detail
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # Identity of an event: what a refusal line keeps when nothing else fits.
 _IDENTITY: Final = (
@@ -125,15 +127,16 @@ def explain(problem: Problem) -> str:
     where = problem.path or "the event"
     kind = type(problem.value)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    shown = _cut(_short_repr(problem.value), _MAX_SHOWN)
     if problem.in_key:
-        return f"{where} has a key {_short_repr(problem.value)} ({name}), not a string: use string keys"
+        return f"{where} has a key {shown} ({name}), not a string: use string keys"
     if problem.code == Refusal.NON_FINITE:
         return (
             f"{where} is {problem.value!r}, not a finite number (JSON has no NaN or Infinity): pass a "
             "whole number, or leave the field out"
         )
     return (
-        f"{where} holds a {name} ({_short_repr(problem.value)}), which JSON cannot carry: pass a string "
+        f"{where} holds a {name} ({shown}), which JSON cannot carry: pass a string "
         "(for a date or time, its isoformat()) or a number"
     )
 
@@ -141,13 +144,13 @@ def explain(problem: Problem) -> str:
 def refusal(event_type: str, problems: list[Problem]) -> dict[str, str]:
     """The ``producer_refusal`` object for values JSON refuses (the first one's code and path)."""
     first = problems[0]
-    listed = "; ".join(explain(p) for p in problems[:5])
-    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    more = f" ({len(problems) - 1} more such values in this line)" if len(problems) > 1 else ""
     detail = (
         f"lineage_lib (lenient mode) could not emit this {event_type or 'lineage'} event as JSON: "
-        f"{listed}{more}. Each such value is replaced here by its repr; fix the call that recorded it."
+        f"{explain(first)}{more}. Each such value is replaced here by its repr; fix the call that "
+        "recorded it."
     )
-    return {Refusal.CODE: first.code, Refusal.PATH: first.path, Refusal.DETAIL: detail}
+    return {Refusal.CODE: first.code, Refusal.PATH: first.path, Refusal.DETAIL: _cut(detail, _MAX_DETAIL)}
 
 
 def datasets_of(event: Mapping[str, Any]) -> list[str]:
@@ -216,7 +219,7 @@ def minimal_refusal(event: Mapping[str, Any], code: str, detail: str) -> dict[st
         dataset = event.get(side)
         if isinstance(dataset, Mapping) and Field.DATASET_ID in dataset:
             out[side] = {Field.DATASET_ID: _cut(sanitised(dataset[Field.DATASET_ID]))}
-    out[Refusal.KEY] = {Refusal.CODE: code, Refusal.PATH: "", Refusal.DETAIL: _cut(detail, 4096)}
+    out[Refusal.KEY] = {Refusal.CODE: code, Refusal.PATH: "", Refusal.DETAIL: _cut(detail, _MAX_DETAIL)}
     return out
 
 

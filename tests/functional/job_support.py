@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,11 +57,16 @@ class Finished:
 
 
 def start(
-    tmp_path: Path, body: str, *, python: str, settings: Mapping[str, str] | None = None
+    tmp_path: Path,
+    body: str,
+    *,
+    python: str,
+    settings: Mapping[str, str] | None = None,
+    unset: Sequence[str] = (),
 ) -> subprocess.Popen[str]:
     script = tmp_path / "job.py"
     script.write_text(body, encoding="utf-8")
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(env.PREFIX)}
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith(env.PREFIX) and k not in unset}
     child_env.pop("PYTHONUNBUFFERED", None)
     child_env.update({"PYTHONPATH": str(REPO), **(settings or {})})
     return subprocess.Popen(
