@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
+from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
@@ -300,3 +302,73 @@ def test_transform_records_source_target_and_column_lineage_in_one_event() -> No
         (RAW.id, "customer_id", "join"),
     ]
     assert captured.datasets_read() == {"s3://acme-raw/customers"}
+
+
+def test_run_takes_pipeline_id_and_pipeline_as_another_name_of_it() -> None:
+    with capture() as captured:
+        lineage.run(pipeline_id="by-keyword").complete()
+        lineage.run(pipeline="by-old-keyword").complete()
+        lineage.run("by-position").complete()
+        lineage.run(pipeline_id="same", pipeline="same").complete()
+    starts = captured.of_type("RUN_START")
+    assert [e["pipeline_id"] for e in starts] == ["by-keyword", "by-old-keyword", "by-position", "same"]
+    with pytest.raises(
+        lineage.LineageConfigError, match=r"pipeline_id='a' and pipeline='b'.*pass pipeline_id only"
+    ):
+        lineage.run(pipeline_id="a", pipeline="b")
+    assert len(captured.of_type("RUN_START")) == 4
+
+
+def _rows(run: lineage.Run) -> Iterator[int]:
+    with run.step("read_rows") as step:
+        step.read(RAW)
+        yield from range(10)
+
+
+def test_a_step_in_a_generator_its_consumer_stops_early_completes() -> None:
+    with capture() as captured, lineage.run("p") as run:
+        for row in _rows(run):
+            if row == 2:
+                break
+    assert captured.types() == ["RUN_START", "STEP_START", "READ", "STEP_COMPLETE", "RUN_COMPLETE"]
+
+
+def test_a_run_in_a_generator_its_consumer_stops_early_is_aborted_not_failed() -> None:
+    def job() -> Iterator[int]:
+        with lineage.run("p") as run, run.step("s"):
+            yield from range(10)
+
+    with capture() as captured:
+        for row in job():
+            if row == 2:
+                break
+    assert captured.types() == ["RUN_START", "STEP_START", "STEP_COMPLETE", "RUN_ABORT"]
+    error = captured.events[-1]["error"]
+    assert error["type"] == "Aborted"
+    assert "generator was closed before the run finished" in error["message"]
+    assert "stack" not in error
+
+
+def test_a_child_process_joins_a_run_through_its_ref_which_pickles() -> None:
+    with capture() as captured, lineage.run("p", tags={"team": "finance"}) as run:
+        ref = pickle.loads(pickle.dumps(run.ref()))
+        assert (ref.pipeline_id, ref.run_id, ref.attempt) == (run.pipeline_id, run.run_id, run.attempt)
+        with lineage.join_run(ref) as joined, joined.step("load-1") as step:
+            step.write(DAILY, records=1)
+        assert joined.joined
+        assert joined.closed
+        assert not run.closed
+    assert captured.types() == ["RUN_START", "STEP_START", "WRITE", "STEP_COMPLETE", "RUN_COMPLETE"]
+    assert {(e["run_id"], e["tags"]["team"]) for e in captured.events} == {(run.run_id, "finance")}
+
+
+def test_a_joined_run_fails_its_own_steps_but_records_no_end_of_the_run() -> None:
+    with (
+        capture() as captured,
+        lineage.run("p") as run,
+        pytest.raises(KeyError),
+        lineage.join_run(run.ref()) as joined,
+        joined.step("load-1"),
+    ):
+        raise KeyError("order_total")
+    assert captured.types() == ["RUN_START", "STEP_START", "STEP_FAIL", "RUN_COMPLETE"]
