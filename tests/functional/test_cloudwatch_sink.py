@@ -471,11 +471,9 @@ def _free_port() -> int:
         return port
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("ending", ["sys.exit(0)", "pass  # the script just ends"])
-def test_a_job_that_exits_with_its_run_open_still_delivers_every_event(
-    aws_env: None, tmp_path: Any, ending: str
-) -> None:
+@pytest.fixture
+def moto_endpoint(aws_env: None) -> Iterator[tuple[str, Any, str]]:
+    """A real moto server on this machine: its URL, a Logs client of it, and a fresh log group."""
     from moto.server import ThreadedMotoServer
 
     port = _free_port()
@@ -486,39 +484,117 @@ def test_a_job_that_exits_with_its_run_open_still_delivers_every_event(
         logs = boto3.client("logs", region_name=REGION, endpoint_url=endpoint)
         group = f"/lineage-plane/slow-{uuid.uuid4().hex[:8]}"
         logs.create_log_group(logGroupName=group)
-        job = tmp_path / "emr_step.py"
-        job.write_text(
-            "import sys\n"
-            "import lineage_lib\n"
-            "run = lineage_lib.run(pipeline='orders-daily')\n"
-            "step = run.step('aggregate')\n"
-            "step.read(lineage_lib.s3('s3://raw-bucket/orders/'), records=1200)\n"
-            f"{ending}\n"
-        )
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
-        environ.update(
-            LINEAGE_SINK="cloudwatch",
-            LINEAGE_LOG_GROUP=group,
-            LINEAGE_LOG_STREAM=STREAM,
-            AWS_ENDPOINT_URL=endpoint,
-            PYTHONPATH=str(REPO),
-        )
-        done = subprocess.run(
-            [sys.executable, str(job)], env=environ, capture_output=True, text=True, timeout=60, check=False
-        )
-        assert done.returncode == 0, done.stderr
-        assert "could not" not in done.stderr
-
-        events = [json.loads(m) for m in messages(logs, STREAM, group)]
-        for event in events:
-            contract.validate(event)
-        assert [e["event_type"] for e in events] == [
-            EventType.RUN_START,
-            EventType.STEP_START,
-            EventType.READ,
-            EventType.STEP_FAIL,
-            EventType.RUN_ABORT,
-        ]
-        assert events[-1]["error"]["message"] == "the process exited while the run was still open"
+        yield endpoint, logs, group
     finally:
         server.stop()
+
+
+def _job_environment(endpoint: str, group: str) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+    environ.update(
+        LINEAGE_SINK="cloudwatch",
+        LINEAGE_LOG_GROUP=group,
+        LINEAGE_LOG_STREAM=STREAM,
+        AWS_ENDPOINT_URL=endpoint,
+        PYTHONPATH=str(REPO),
+    )
+    return environ
+
+
+def _types(events: list[dict[str, Any]]) -> list[str]:
+    return [e["event_type"] for e in events]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ending", ["sys.exit(0)", "pass  # the script just ends", "sigterm"])
+def test_a_job_that_stops_with_its_run_open_still_delivers_every_event(
+    moto_endpoint: tuple[str, Any, str], tmp_path: Any, ending: str
+) -> None:
+    endpoint, logs, group = moto_endpoint
+    job = tmp_path / "emr_step.py"
+    wait = "open('ready', 'w').close()\nimport time\ntime.sleep(60)\n"
+    job.write_text(
+        "import sys\n"
+        "import lineage_lib\n"
+        "run = lineage_lib.run(pipeline_id='orders-daily')\n"
+        "step = run.step('aggregate')\n"
+        "step.read(lineage_lib.s3('s3://raw-bucket/orders/'), records=1200)\n"
+        f"{wait if ending == 'sigterm' else ending}\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(job)],
+        cwd=tmp_path,
+        env=_job_environment(endpoint, group),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        if ending == "sigterm":
+            while not (tmp_path / "ready").exists() and proc.poll() is None:
+                time.sleep(0.01)
+            proc.terminate()
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == (-15 if ending == "sigterm" else 0), stderr
+    assert "could not" not in stderr
+
+    events = [json.loads(m) for m in messages(logs, STREAM, group)]
+    for event in events:
+        contract.validate(event)
+    assert _types(events) == [
+        EventType.RUN_START,
+        EventType.STEP_START,
+        EventType.READ,
+        EventType.STEP_FAIL,
+        EventType.RUN_ABORT,
+    ]
+    expected = (
+        "received SIGTERM" if ending == "sigterm" else "the process exited while the run was still open"
+    )
+    assert events[-1]["error"]["message"] == expected
+
+
+FORKING_JOB = """\
+import os, sys
+import lineage_lib
+
+run = lineage_lib.run(pipeline_id="parent-job", run_id="parent-run")
+run.step("aggregate").read(lineage_lib.s3("raw-bucket", "orders"), records=1)  # buffered, not sent
+pid = os.fork()
+if pid == 0:  # the child's own run, through the same process-wide sink
+    with lineage_lib.run(pipeline_id="child-job", run_id="child-run") as child:
+        child.step("export").write(lineage_lib.s3("curated-bucket", "export"), records=1)
+    sys.exit(0)
+os.waitpid(pid, 0)
+run.complete()
+"""
+
+
+@pytest.mark.slow
+def test_a_forked_child_never_sends_what_its_parent_buffered(
+    moto_endpoint: tuple[str, Any, str], tmp_path: Any
+) -> None:
+    endpoint, logs, group = moto_endpoint
+    job = tmp_path / "forking_job.py"
+    job.write_text(FORKING_JOB)
+    done = subprocess.run(
+        [sys.executable, str(job)],
+        env=_job_environment(endpoint, group),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(m) for m in messages(logs, STREAM, group)]
+    assert len({e["event_id"] for e in events}) == len(events)  # nothing sent twice
+    runs: dict[str, list[str]] = {}
+    for event in events:
+        runs.setdefault(event["run_id"], []).append(event["event_type"])
+    assert runs == {
+        "parent-run": ["RUN_START", "STEP_START", "READ", "STEP_COMPLETE", "RUN_COMPLETE"],
+        "child-run": ["RUN_START", "STEP_START", "WRITE", "STEP_COMPLETE", "RUN_COMPLETE"],
+    }
