@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
 _lock = threading.RLock()
 _open_runs: list[Run] = []
-_pid = os.getpid()  # updated in a forked child; cheaper to read than os.getpid() on every event
+pid = os.getpid()  # this process's, updated in a forked child: cheaper than os.getpid() per event
 _hooks_installed = False
 _sigterm_checked = False  # a run opened in the main thread has checked that the handler is in place
 _last_unhandled: BaseException | None = None
@@ -70,7 +70,7 @@ _stop_deadline: float | None = None  # set by the first stop: a later one shares
 
 def current_pid() -> int:
     """This process's id, as runs record their owner."""
-    return _pid
+    return pid
 
 
 def check_settings() -> None:
@@ -228,9 +228,9 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 def _forget_inherited_runs() -> None:
     """In a forked child, at once: the parent's runs and buffered events are the parent's to close
     and send. A lock another thread of the parent held stays held in the child: make a new one."""
-    global _lock, _pid, _pending_signal, _last_unhandled, _stop_deadline, _sigterm_checked  # noqa: PLW0603
+    global _lock, pid, _pending_signal, _last_unhandled, _stop_deadline, _sigterm_checked  # noqa: PLW0603
     _lock = threading.RLock()
-    _pid = os.getpid()
+    pid = os.getpid()
     _open_runs.clear()
     _pending_signal = None
     _last_unhandled = None

@@ -139,7 +139,14 @@ class Emitter:
             size = len(line.encode("utf-8"))
             if size > MAX_EVENT_BYTES:
                 line = self._too_large(full, size)
-        self._send(line, full)
+        try:  # sinks are thread-safe themselves (as in _send: inlined on the hot path)
+            self.sink.emit(line, full)
+        except LineageError as err:
+            self._sink_failed(err)
+        except Exception as err:
+            self._sink_failed(
+                LineageEmitError(f"{type(self.sink).__name__} could not emit an event: {err}"), err
+            )
 
     def _send(self, line: str, full: Mapping[str, Any]) -> None:
         try:  # sinks are thread-safe themselves

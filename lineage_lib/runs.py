@@ -111,7 +111,7 @@ class Run(Scope):
             print(f"lineage_lib: could not record the end of run {self.run_id}: {err}", file=sys.stderr)
 
     def _emit(self, event_type: str, **fields: Any) -> None:
-        if self._pid != _lifecycle.current_pid():
+        if self._pid != _lifecycle.pid:
             raise LineageStateError(
                 f"run {self.run_id!r} was opened by process {self._pid}, and this is process "
                 f"{_lifecycle.current_pid()} (a forked child): a child records lineage in a run of its own "

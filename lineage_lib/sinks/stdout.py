@@ -23,8 +23,14 @@ class StdoutSink:
         _sinks.add(self)
 
     def emit(self, line: str, event: Mapping[str, Any]) -> None:
+        stream = self._stream or sys.stdout
+        text = line + "\n"
         with self._lock:
-            write_text(self._stream or sys.stdout, line + "\n")
+            try:  # write_text's body, inlined: this is the hot path of every event
+                stream.write(text)
+                stream.flush()
+            except RuntimeError:
+                os.write(stream.fileno(), text.encode("utf-8", "backslashreplace"))
 
     def flush(self) -> None:
         stream = self._stream or sys.stdout
