@@ -10,16 +10,20 @@ archives like any other (Glue and Lambda ship standard error to CloudWatch Logs 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from lineage_lib.errors import LineageEmitError
+from lineage_lib.sinks.cloudwatch import CloudWatchLogsSink
 from tests.conftest import REPO
 from tests.functional.job_support import SIGTERM_STATUS, Finished, finish, python_for, start
 
@@ -181,3 +185,39 @@ def test_a_bad_stop_timeout_fails_the_run_at_its_start(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "LINEAGE_STOP_TIMEOUT='soon': give the seconds lineage may take" in done.stderr
     assert done.events() == []
+
+
+def test_a_flush_stuck_in_another_thread_does_not_hold_the_stop(
+    stalled_endpoint: tuple[str, list[socket.socket]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+    from botocore.config import Config
+
+    endpoint, accepted = stalled_endpoint
+    client = boto3.client(
+        "logs",
+        region_name="eu-west-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 1}),
+    )
+    sink = CloudWatchLogsSink("/lineage-plane/events", "emr/j-STUCK/s-STUCK", client=client)
+    line = '{"schema_version":"1.0","event_type":"RUN_START"}'
+    sink.emit(line, {"event_time": "2026-11-21T05:00:00Z"})
+
+    def stuck_flush() -> None:
+        with contextlib.suppress(LineageEmitError):
+            sink.flush()  # holds the sink's lock until the read times out
+
+    thread = threading.Thread(target=stuck_flush)
+    thread.start()
+    while not accepted:
+        time.sleep(0.01)
+    began = time.monotonic()
+    sink.flush_within(1.0)
+    assert time.monotonic() - began < 1.0 + SLACK
+    err = capsys.readouterr().err
+    assert "another thread was still sending them" in err
+    assert err.splitlines()[-1] == line
+    thread.join()
