@@ -51,6 +51,7 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from lineage_lib import emitter, env
+from lineage_lib.context import parse_job_arguments
 from lineage_lib.errors import LineageConfigError
 
 if TYPE_CHECKING:
@@ -79,8 +80,9 @@ def check_settings() -> None:
 
 
 def stop_timeout() -> float:
-    """LINEAGE_STOP_TIMEOUT: seconds the process may spend on lineage when it stops (0: none)."""
-    raw = os.environ.get(env.STOP_TIMEOUT)
+    """LINEAGE_STOP_TIMEOUT (the variable, else the Glue job argument): seconds the process may spend
+    on lineage when it stops (0: none)."""
+    raw = os.environ.get(env.STOP_TIMEOUT) or parse_job_arguments(sys.argv[1:]).get(env.STOP_TIMEOUT)
     if not raw:
         return env.DEFAULT_STOP_TIMEOUT
     try:

@@ -7,6 +7,9 @@
             step.write(DAILY, records=31, columns=[revenue])
 
 An exception inside a ``with`` block records a failure event carrying the error, then propagates.
+A generator holding a run that its consumer closes early (GeneratorExit) aborts the run, saying so:
+from inside the generator a consumer that stopped on purpose and one that failed look the same (call
+``run.complete()`` before stopping to end it as completed); a step in such a generator completes.
 A run belongs to the process that opened it: a forked child can neither close it nor write to it
 through the objects it inherited, and records into it only after ``lineage_lib.join_run(run.ref())``
 (with every start method: fork, forkserver, spawn). See ``join_run``.

@@ -372,3 +372,21 @@ def test_a_joined_run_fails_its_own_steps_but_records_no_end_of_the_run() -> Non
     ):
         raise KeyError("order_total")
     assert captured.types() == ["RUN_START", "STEP_START", "STEP_FAIL", "RUN_COMPLETE"]
+
+
+def test_the_stop_timeout_is_the_variable_then_the_glue_job_argument_then_3_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lineage_lib import _lifecycle
+
+    monkeypatch.setattr("sys.argv", ["job.py", "--JOB_NAME", "orders-daily", "--LINEAGE_STOP_TIMEOUT", "7"])
+    assert _lifecycle.stop_timeout() == 7.0
+    monkeypatch.setenv("LINEAGE_STOP_TIMEOUT", "0.5")
+    assert _lifecycle.stop_timeout() == 0.5
+    monkeypatch.delenv("LINEAGE_STOP_TIMEOUT")
+    monkeypatch.setattr("sys.argv", ["job.py"])
+    assert _lifecycle.stop_timeout() == 3.0
+    for bad in ("-1", "nan", "inf", "soon"):
+        monkeypatch.setenv("LINEAGE_STOP_TIMEOUT", bad)
+        with pytest.raises(lineage.LineageConfigError, match="LINEAGE_STOP_TIMEOUT"):
+            lineage.run("p", sink=MemorySink())
