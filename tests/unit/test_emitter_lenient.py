@@ -214,3 +214,30 @@ def test_lenient_mode_never_raises_for_an_event(caplog: pytest.LogCaptureFixture
     circular["self"] = circular
     lines = _lenient_lines(lambda step: step.read(RAW, tags={"c": circular, "s": {1, 2}}))  # type: ignore[dict-item]
     assert lines[2][Refusal.KEY][Refusal.CODE] == Refusal.NOT_JSON
+
+
+def test_the_plane_quarantines_every_kind_of_refusal_line_with_the_producers_reason() -> None:
+    from lambdas.common.ingest import Delivery, LogEvent, ingest
+    from lineage_lib.plane import QuarantineCode
+
+    with capture() as captured:
+        with lineage.run("p", mode="lenient") as run, run.step("s") as step:
+            step.read(RAW, tags={"loaded_at": WHEN})
+            step.read(RAW, records=math.nan)
+            step.read(RAW, tags={("a", "b"): "x"})
+        with lineage.run("p", mode="lenient", run_id=uuid.UUID(int=7)):  # type: ignore[arg-type]
+            pass
+        with lineage.run("p", mode="lenient") as run, run.step("s" * 300_000):
+            pass
+    refusals = [line for line in captured.lines if Refusal.KEY in line]
+    assert len(refusals) == 3 + 2 + 2
+    delivery = Delivery(
+        "123456789012",
+        "/aws-glue/jobs/output",
+        "jr_refusals",
+        [LogEvent(str(i), 1_796_000_000_000 + i, line) for i, line in enumerate(refusals)],
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    outcome = ingest(delivery, region="eu-west-1", received_at=now, validator_version="test")
+    assert outcome.counts.quarantined == len(refusals)
+    assert outcome.reasons == {QuarantineCode.PRODUCER_REFUSED: len(refusals)}
