@@ -42,16 +42,10 @@ _GENERATOR_CLOSED = (
 )
 
 
-@dataclass(frozen=True)
-class RunRef:
-    """A run's identity, for another process to record lineage into it (``lineage_lib.join_run``).
-
-    Plain data: it pickles, so it reaches children of every multiprocessing start method as an
-    argument (``pool.map(work, [(ref, part) for part in parts])``, ``Process(args=(ref,))``).
-    """
+class _RunIdentity:
+    """The run's identity, read from its execution context: what a Run and a RunRef both answer."""
 
     context: ExecutionContext
-    tags: tuple[tuple[str, str], ...] = ()
 
     @property
     def pipeline_id(self) -> str:
@@ -66,7 +60,19 @@ class RunRef:
         return self.context.attempt
 
 
-class Run(Scope):
+@dataclass(frozen=True)
+class RunRef(_RunIdentity):
+    """A run's identity, for another process to record lineage into it (``lineage_lib.join_run``).
+
+    Plain data: it pickles, so it reaches children of every multiprocessing start method as an
+    argument (``pool.map(work, [(ref, part) for part in parts])``, ``Process(args=(ref,))``).
+    """
+
+    context: ExecutionContext
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+class Run(_RunIdentity, Scope):
     """One attempt of one pipeline run. Emits RUN_START when created; closed exactly once, by the
     process that opened it (see the module's docstring and ``join_run``)."""
 
@@ -199,18 +205,6 @@ class Run(Scope):
     def joined(self) -> bool:
         """Whether this is another process's run, joined with ``join_run``."""
         return self._joined
-
-    @property
-    def pipeline_id(self) -> str:
-        return self.context.pipeline_id
-
-    @property
-    def run_id(self) -> str:
-        return self.context.run_id
-
-    @property
-    def attempt(self) -> int:
-        return self.context.attempt
 
 
 def run(
