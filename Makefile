@@ -36,7 +36,8 @@ test: lint
 test-fast: lint
 	$(BIN)/pytest -m "not slow"
 
-# The three packagings of lineage_lib: Glue wheelhouse, EMR bootstrap action, Lambda layer.
+# The two distributions (job wheel lineage-lib, tool wheel lineage-plane), the three packagings of the job
+# wheel (Glue wheelhouses, EMR bootstrap action, Lambda layer) and the Lambda functions' assets.
 artifacts: setup
 	$(BIN)/python -m shipping.build --out build/artifacts
 

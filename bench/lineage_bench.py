@@ -45,7 +45,7 @@ REPO: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.emit_bench import machine  # noqa: E402
-from lineage_lib.plane import Archive, event_object_key  # noqa: E402
+from lineage_plane.layout import Archive, event_object_key  # noqa: E402
 
 DAYS: Final = 30
 PIPELINES: Final = 20

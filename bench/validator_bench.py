@@ -61,9 +61,7 @@ sys.path.insert(0, str(REPO))
 
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent  # noqa: E402
 
-from lambdas.common.ingest import Counts, Delivery, Outcome, ingest  # noqa: E402
 from lambdas.validator.handler import delivery_of  # noqa: E402
-from lineage_cli.local_plane import subscription_payload  # noqa: E402
 from lineage_lib import (  # noqa: E402
     ColumnLineage,
     Dataset,
@@ -79,6 +77,8 @@ from lineage_lib._schema_compiler import SchemaViolation  # noqa: E402
 from lineage_lib.contract import EventType, Field  # noqa: E402
 from lineage_lib.emitter import Emitter  # noqa: E402
 from lineage_lib.sinks import MemorySink  # noqa: E402
+from lineage_local.local_plane import subscription_payload  # noqa: E402
+from lineage_plane.ingest import Counts, Delivery, Outcome, ingest  # noqa: E402
 
 REGION: Final = "eu-west-1"
 ACCOUNT: Final = "123456789012"
@@ -703,7 +703,7 @@ def measure_requests(payload: dict[str, Any]) -> Requests:
 
     from lambdas.common.service import Validator
     from lambdas.common.settings import Settings
-    from lineage_cli.local_plane import provision
+    from lineage_local.local_plane import provision
 
     with mock_aws(), moto_table_backup_once():
         session = boto3.session.Session(

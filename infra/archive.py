@@ -1,6 +1,6 @@
 """The archive: an S3 bucket that keeps every delivered batch, append-only, under Object Lock.
 
-The layout (``events/``, ``quarantine/``) is lineage_lib.plane.Archive's; this module only protects
+The layout (``events/``, ``quarantine/``) is lineage_plane.layout.Archive's; this module only protects
 it. Writers get ``grant_append`` (PutObject on the two prefixes, nothing else) and the bucket policy
 makes the rest of the contract hold for every principal, the account's administrators included:
 an archived object is never deleted nor overwritten, and a write must say it creates a new object.
@@ -17,7 +17,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.secure import SECURE_BUCKET
-from lineage_lib.plane import Archive
+from lineage_plane.layout import Archive
 
 # The archive's own prefixes: the only places the validator writes, and the ones the policy protects.
 ARCHIVE_PREFIXES: Final = (Archive.EVENTS_PREFIX, Archive.QUARANTINE_PREFIX)

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from constructs import Node
 
-from lineage_lib.plane import GLUE_OUTPUT_LOG_GROUP
+from lineage_plane.layout import GLUE_OUTPUT_LOG_GROUP
 
 REPO = Path(__file__).resolve().parent.parent
 

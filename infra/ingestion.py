@@ -1,7 +1,7 @@
 """The ingestion path: the lineage log group, the validator, and the subscriptions that feed it.
 
 Lines reach the validator through CloudWatch Logs subscription filters: on the plane's own lineage log
-group (every line: it holds nothing else) and, with the filter pattern lineage_lib.plane defines, on
+group (every line: it holds nothing else) and, with the filter pattern lineage_plane.layout defines, on
 the log groups where jobs print their lineage among everything else (Glue's job output by default).
 Or, selected by configuration, through one account-level subscription filter policy over every log
 group but the plane's own functions' (a function must never feed itself).
@@ -22,7 +22,7 @@ from constructs import Construct
 
 from infra.functions import PlaneFunction
 from infra.lineage_lib_layer import LineageLibLayer
-from lineage_lib.plane import LINEAGE_GROUP_FILTER_PATTERN, SOURCE_FILTER_PATTERN, FunctionEnv
+from lineage_plane.layout import LINEAGE_GROUP_FILTER_PATTERN, SOURCE_FILTER_PATTERN, FunctionEnv
 
 VALIDATOR: str = "validator"  # the function's name in the assets and its Powertools service name
 

@@ -38,15 +38,19 @@ class LineageLibLayer(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, artifacts_dir: Path) -> None:
         super().__init__(scope, construct_id)
         manifest = read_layer_manifest(artifacts_dir)
-        runtime_name = manifest["compatible_runtimes"][0]
+        # The functions' runtime; the layer itself (pure Python) declares every runtime it works on.
+        runtime_name = manifest["runtime"]
         self.runtime = lambda_.Runtime(runtime_name, lambda_.RuntimeFamily.PYTHON)
+        self.compatible_runtimes = [
+            lambda_.Runtime(name, lambda_.RuntimeFamily.PYTHON) for name in manifest["compatible_runtimes"]
+        ]
         self.architecture = _ARCHITECTURES[manifest["compatible_architectures"][0]]
         self.layer = lambda_.LayerVersion(
             self,
             "Layer",
             code=lambda_.Code.from_asset(str(artifacts_dir / LAMBDA_DIR)),
-            compatible_runtimes=[self.runtime],
+            compatible_runtimes=self.compatible_runtimes,
             compatible_architectures=[self.architecture],
-            description=f"lineage_lib ({', '.join(manifest['packages'])}) for {runtime_name}",
+            description=f"lineage_lib ({', '.join(manifest['packages'])}) for python3.9 and later",
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -9,7 +9,7 @@ Two tables read the same ``events/`` objects:
   ``pipeline_id`` is projected as ``injected`` (pipelines are not known in advance), so every query
   on it must name its pipelines with equality conditions (Athena refuses it otherwise): the cheapest
   table for one pipeline's runs. The folder holds the percent-encoded form of the id
-  (lineage_lib.plane.partition_value): for ids of letters, digits and ``-_.~`` it is the id itself.
+  (lineage_plane.layout.partition_value): for ids of letters, digits and ``-_.~`` it is the id itself.
 * ``events_all_pipelines``, projected on the date alone, its partition location the whole day
   (``.../events/event_date=<day>/``). Athena reads every object under a table's or a partition's
   location, subfolders included: the Athena guide has a CloudTrail table point at ``AWSLogs/``,
@@ -37,9 +37,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra import athena_schema as schema
 from infra.secure import SECURE_BUCKET
-from lineage_lib.plane import Archive
+from lineage_plane import athena_schema as schema
+from lineage_plane.layout import Archive
 
 DEFAULT_BYTES_SCANNED_CUTOFF = 10 * 1024**3  # 10 GiB
 MIN_BYTES_SCANNED_CUTOFF = 10_000_000  # Athena's minimum for a workgroup's per-query limit

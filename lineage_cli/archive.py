@@ -1,6 +1,6 @@
 """Where the archive's objects are: a local folder, or an S3 prefix copied into a local cache.
 
-The layout is lineage_lib.plane's (``events/event_date=.../pipeline_id=.../<batch>.json.gz`` and
+The layout is lineage_plane.layout's (``events/event_date=.../pipeline_id=.../<batch>.json.gz`` and
 ``quarantine/log_date=.../<batch>.json.gz``). An ``s3://bucket/prefix`` archive is downloaded day by
 day, only the days a question names (``sync``), into a cache folder with the same layout, which
 the local engine then reads like any archive folder. Objects are immutable (named by their batch,
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from lineage_lib.errors import LineageError
-from lineage_lib.plane import Archive
+from lineage_plane.layout import Archive
 
 Progress = Callable[[float, float, str], None]  # (done, total, label); total 0 = not known
 
@@ -97,7 +97,7 @@ def archive_files(root: Path, partition: str, days: tuple[str, str] | None = Non
 
 @dataclass(frozen=True)
 class LocalArchive:
-    """An archive folder: ``events/`` and ``quarantine/`` in lineage_lib.plane's layout."""
+    """An archive folder: ``events/`` and ``quarantine/`` in lineage_plane.layout's layout."""
 
     root: Path
 

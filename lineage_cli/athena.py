@@ -91,7 +91,7 @@ class AthenaSource:
     def dates(self) -> tuple[str, str] | None:
         """The days the tables project (PROJECTION_START to today): Athena cannot tell which days hold
         objects without scanning them, and a query over days without objects reads nothing."""
-        from infra.athena_schema import PROJECTION_START
+        from lineage_plane.athena_schema import PROJECTION_START
 
         return PROJECTION_START, datetime.now(UTC).date().isoformat()
 

@@ -1,6 +1,6 @@
 """The Athena tables as DuckDB views, and the saved queries' Trino SQL as DuckDB SQL.
 
-Views: each Athena table (``infra/athena_schema.py``) becomes a view over ``read_json`` of the
+Views: each Athena table (``lineage_plane/athena_schema.py``) becomes a view over ``read_json`` of the
 archive's objects, with the table's columns typed from its Hive types. Partition columns are read
 from each object's path, not by DuckDB's ``hive_partitioning``: that option would replace the
 events' own ``pipeline_id`` field with the folder's value, where Athena's ``events_all_pipelines``
@@ -108,7 +108,7 @@ ListFiles = Callable[[Path, str, tuple[str, str] | None], list[Path]]
 def views(root: Path, window: tuple[str, str, str] | None, list_files: ListFiles) -> Iterator[str]:
     """``CREATE OR REPLACE VIEW`` statements of the three tables over ``root``'s objects; ``window``
     (partition, first day, last day) limits the objects of that partition to those days."""
-    from infra import athena_schema
+    from lineage_plane import athena_schema
 
     for spec in athena_schema.table_specs():
         partition = spec.partitions[0].name  # the date partition: event_date or log_date

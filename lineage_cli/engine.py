@@ -2,7 +2,7 @@
 
 ``open_source`` picks the source; each answers ``run(query_name, parameters)`` with rows as dicts.
 Locally, DuckDB reads the archive's gzip JSON lines through three views shaped like the Athena
-tables (the shapes come from ``infra/athena_schema.py``, the one place they are defined), and runs
+tables (the shapes come from ``lineage_plane/athena_schema.py``, the one place they are defined), and runs
 the same files, transpiled from Trino by sqlglot (``lineage_cli.duckdb_sql``). Athena runs the files
 as written (``lineage_cli.athena``). Rows hold Python values: str, int, float, bool, None, lists,
 and timezone-aware UTC datetimes for timestamps.
@@ -31,7 +31,7 @@ from lineage_cli.archive import (
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from infra.athena_schema import SavedQuery
+    from lineage_plane.athena_schema import SavedQuery
 
 __all__ = [
     "ArchiveNotFoundError",
@@ -51,15 +51,15 @@ class QueriesNotFoundError(SourceError):
     def __init__(self, looked: Sequence[Path], why: str = "") -> None:
         where = ", ".join(str(p) for p in looked)
         super().__init__(
-            f"the saved queries are not here ({where}){': ' + why if why else ''}. Run lineage from a "
-            "clone of the lineage-plane repository (pip install -e '.[cli]'), which has queries/ and infra/"
+            f"the saved queries are not here ({where}){': ' + why if why else ''}. Reinstall the tool "
+            "(pip install lineage-plane): its wheel carries them in lineage_plane/queries/"
         )
 
 
 class EngineMissingError(SourceError):
     def __init__(self, module: str) -> None:
         super().__init__(
-            f"the local engine needs {module}, which is not installed: pip install 'lineage-plane[cli]' "
+            f"the local engine needs {module}, which is not installed: pip install lineage-plane "
             "(DuckDB and sqlglot), or ask a deployed stack with --athena WORKGROUP"
         )
 
@@ -86,23 +86,22 @@ class QuerySource(Protocol):
 
 
 def queries_dirs() -> tuple[Path, ...]:
-    """Where the query files can be: the repository's queries/, or inside an installed package."""
-    here = Path(__file__).resolve().parent
-    return (here.parent / "queries", here / "_queries")
+    """Where the query files are: the plane core's package data (lineage_plane/queries/)."""
+    from lineage_plane.athena_schema import QUERIES_DIR
+
+    return (QUERIES_DIR,)
 
 
 class Queries:
-    """``queries/*.sql`` by name, with what each header says (infra.athena_schema.read_saved_query)."""
+    """``queries/*.sql`` by name, with what each header says (athena_schema.read_saved_query)."""
 
     def __init__(self, directory: Path | None = None) -> None:
         candidates = (directory,) if directory is not None else queries_dirs()
         found = next((d for d in candidates if d.is_dir() and any(d.glob("*.sql"))), None)
         if found is None:
             raise QueriesNotFoundError(candidates)
-        try:
-            from infra import athena_schema
-        except ImportError as err:
-            raise QueriesNotFoundError(candidates, f"infra.athena_schema cannot be imported ({err})") from err
+        from lineage_plane import athena_schema
+
         self.directory = found
         self._read = athena_schema.read_saved_query
         self._cache: dict[str, SavedQuery] = {}

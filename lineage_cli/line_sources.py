@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import IO, Final
 
 from lineage_cli.exits import InputError
-from lineage_lib.plane import Archive
+from lineage_plane.layout import Archive
 
 STDIN: Final = "-"
 LINE_FILE_SUFFIXES: Final = (".json.gz", ".jsonl.gz", ".jsonl", ".ndjson")  # what a folder walk reads

@@ -2,7 +2,7 @@
 
 The validator's own code path, replayed: each quarantine object's lines become the log events they
 were (message, and the ``ingest`` object's log group, stream, log event id, timestamp, account and
-region), one ``Delivery`` per log group and stream, handed to ``lambdas.common.ingest.ingest``. Only
+region), one ``Delivery`` per log group and stream, handed to ``lineage_plane.ingest.ingest``. Only
 the ``events/`` objects it returns are written, each only where its key is absent (S3: If-None-Match
 via ``ArchiveWriter``; a folder: an exclusive hard link). Keys derive from the batch, so a second replay
 writes nothing. Quarantine objects are never changed. The run state is not updated (it follows live
@@ -30,12 +30,12 @@ from lineage_cli import options
 from lineage_cli.archive import S3Location, SourceError, archive_files
 from lineage_cli.exits import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from lineage_cli.progress import Progress, ProgressCallback
-from lineage_lib.plane import Archive, Ingest, Quarantine, partitions_of
 from lineage_lib.version import __version__
+from lineage_plane.layout import Archive, Ingest, Quarantine, partitions_of
 
 if TYPE_CHECKING:  # lambdas (and boto3) are imported on first use: `lineage --help` stays fast
-    from lambdas.common.archive import ArchiveObject
-    from lambdas.common.ingest import Delivery
+    from lineage_plane.archive_object import ArchiveObject
+    from lineage_plane.ingest import Delivery
 
 UNREADABLE: Final = "unreadable_quarantine_line"  # not a quarantine record (a damaged object)
 NOT_LINEAGE: Final = "not_lineage"  # the validator now ignores the line: it is still not archived
@@ -49,7 +49,7 @@ _EPILOG: Final = f"""examples:
   lineage replay --archive s3://lineage-archive-123456789012-eu-west-1 --since 2026-11-20
       after deploying a schema version the validator refused: archive what passes now
 
-Each quarantined line is validated again by the validator's code (lambdas/common/ingest.py); what
+Each quarantined line is validated again by the validator's code (lineage_plane/ingest.py); what
 passes is archived under events/ with its original log group, stream, log event id and timestamp, at
 keys derived from its batch, written only where absent: replaying twice writes nothing the second
 time. Quarantine objects are left exactly as they are. The run state (DynamoDB) is not updated.
@@ -111,7 +111,7 @@ def replay(
     progress: ProgressCallback | None = None,
 ) -> ReplayReport:
     """Validate every quarantined line of the window again; archive what passes (unless dry_run)."""
-    from lambdas.common.ingest import ingest
+    from lineage_plane.ingest import ingest
 
     progress = progress or Progress.disabled()
     received_at = received_at or datetime.now(UTC)
@@ -141,7 +141,7 @@ def replay(
 def deliveries_of(lines: Iterable[str]) -> tuple[list[tuple[str, Delivery]], int]:
     """The log events of a quarantine object's lines, as (region, Delivery) per account, region, log
     group and stream, in their original order; and how many lines were not quarantine records."""
-    from lambdas.common.ingest import Delivery, LogEvent
+    from lineage_plane.ingest import Delivery, LogEvent
 
     groups: dict[tuple[str, str, str, str], list[LogEvent]] = {}
     unreadable = 0
@@ -266,8 +266,9 @@ class S3Store:
         return True
 
     def write_new(self, obj: ArchiveObject) -> bool:
-        from lambdas.common.archive import ArchiveObject, ArchiveWriter
+        from lambdas.common.archive import ArchiveWriter
         from lambdas.common.errors import ArchiveWriteError
+        from lineage_plane.archive_object import ArchiveObject
 
         placed = ArchiveObject(self._prefix + obj.key, obj.lines)
         try:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from lineage_lib.contract import Field
-from lineage_lib.plane import RunStateTable
+from lineage_plane.layout import RunStateTable
 
 T = RunStateTable
 

@@ -6,7 +6,7 @@ its first problems at once and a closed pipe stops the reading. Every line goes 
 compiled validator (microseconds an event); the reason of the first ``EXPLAINED_PRECISELY`` schema
 violations is then asked of the reference validator, jsonschema (its best match, about 0.8 ms an
 event), and the rest get the compiled validator's own, exact path and rule in terser words: the plane's
-validator does the same per batch (lambdas/common/ingest.py, MAX_EXPLAINED_PER_BATCH).
+validator does the same per batch (lineage_plane/ingest.py, MAX_EXPLAINED_PER_BATCH).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from lineage_cli.progress import Progress, is_terminal
 from lineage_lib import contract
 from lineage_lib.contract import Field
 from lineage_lib.errors import LineageValidationError, UnknownSchemaVersionError
-from lineage_lib.plane import Ingest, Quarantine
+from lineage_plane.layout import Ingest, Quarantine
 
 EXPLAINED_PRECISELY: Final = 100  # schema violations worded by jsonschema; the rest by the compiled validator
 PROGRESS_EVERY: Final = 512  # lines between two progress reports (each one reads the clock)

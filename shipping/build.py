@@ -1,25 +1,27 @@
-"""Build the three packagings of lineage_lib, and the plane's Lambda functions, with one command.
+"""Build the two distributions, the three packagings of lineage_lib and the Lambda functions, at once.
 
     python -m shipping.build --out build/artifacts [--lambda-python 3.14] [--lambda-arch arm64]
 
 What lands in OUT (a manifest sits next to its folder, not in it, so that uploading or zipping the
 folder ships only what the target needs):
 
-    wheel/lineage_plane-<version>-py3-none-any.whl      the project wheel
+    wheel/lineage_lib-<version>-py3-none-any.whl        the job wheel: lineage_lib and its schema only
+    tool/lineage_plane-<version>-py3-none-any.whl       the tool wheel: `lineage`, the core, the local plane
     glue/glue-4.0/  glue/glue-5.0/                       wheelhouses for --additional-python-modules
     glue/glue-<version>.manifest.json                    their files and the Glue job parameters to set
     emr/emr_bootstrap.sh  emr/wheelhouse/                the bootstrap action and what it installs
     emr.manifest.json                                    the bootstrap action to configure
     lambda-layer/python/                                 the layer's content (/opt/python in Lambda)
-    lambda-layer.manifest.json                           its Python version and architecture
+    lambda-layer.manifest.json                           its runtimes (python3.9 up) and architecture
     functions/<name>/                                    each Lambda function's asset (what CDK zips)
     functions.manifest.json                              their handlers, runtime and bundled packages
 
 Each wheelhouse is checked before the build succeeds: every wheel's tags suit its target, and pip
 resolves the project from the folder alone (--no-index), as it must in a VPC without internet.
-A function's asset holds its code (lambdas/__init__.py, lambdas/common/, lambdas/<name>/) and the
-``lambdas`` optional dependencies, installed for the layer's Python and architecture; boto3 comes with
-the Lambda runtime and lineage_lib with the layer, so neither is bundled.
+The wheelhouses and the layer carry the job wheel alone (shipping/job_wheel.py). A function's asset
+holds its code (lambdas/__init__.py, lambdas/common/, lambdas/<name>/), the plane core (lineage_plane/,
+its .py files) and the ``lambdas`` optional dependencies, installed for the functions' Python and
+architecture; boto3 comes with the Lambda runtime and lineage_lib with the layer, so neither is bundled.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from typing import Any, Final
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from shipping.job_wheel import JOB_PYPROJECT, build_job_wheel
+
 log = logging.getLogger(__name__)
 
 REPO: Final = Path(__file__).resolve().parent.parent
@@ -49,7 +53,8 @@ BOOTSTRAP_SCRIPT: Final = Path(__file__).resolve().with_name("emr_bootstrap.sh")
 # Where the manifests tell users to upload the folders; they replace both placeholders.
 S3_PREFIX: Final = "s3://<artifacts-bucket>/<prefix>"
 
-WHEEL_DIR: Final = "wheel"
+WHEEL_DIR: Final = "wheel"  # the job wheel
+TOOL_DIR: Final = "tool"  # the tool wheel
 GLUE_DIR: Final = "glue"
 EMR_DIR: Final = "emr"
 EMR_WHEELHOUSE: Final = "wheelhouse"
@@ -69,8 +74,9 @@ FUNCTIONS: Final = {
 FUNCTIONS_EXTRA: Final = "lambdas"  # the optional-dependency group of pyproject.toml every asset bundles
 LAMBDAS_PACKAGE: Final = REPO / "lambdas"
 LAMBDAS_SHARED: Final = ("common",)  # subpackages every function's asset carries beside its own
+CORE_PACKAGE: Final = REPO / "lineage_plane"  # the plane core every function's asset carries
 # Provided by the Lambda runtime (boto3) or the layer (lineage_lib): a bundled copy would shadow theirs.
-NOT_BUNDLED: Final = frozenset({"boto3", "botocore", "s3transfer", "lineage-plane"})
+NOT_BUNDLED: Final = frozenset({"boto3", "botocore", "s3transfer", "lineage-lib", "lineage-plane"})
 
 # manylinux2014 (glibc 2.17) is older than the glibc of every target (Glue 4.0 on Amazon Linux 2: 2.26;
 # Glue 5.0, EMR 7 and Lambda's python3.12+ on Amazon Linux 2023: 2.34), so its wheels run on all.
@@ -115,6 +121,7 @@ GLUE_TARGETS: Final = (
 EMR_TARGET: Final = Target("emr-7", python="3.9", archs=("x86_64", "aarch64"))  # aarch64: Graviton
 LAMBDA_ARCHS: Final = {"arm64": "aarch64", "x86_64": "x86_64"}  # Lambda's name -> the platform tag's
 LAMBDA_DEFAULT_PYTHON: Final = "3.14"  # Lambda's newest Python runtime (cdk-nag AwsSolutions-L1)
+LAMBDA_OLDEST_PYTHON: Final = "3.9"  # the oldest Lambda Python runtime lineage_lib supports
 LAMBDA_DEFAULT_ARCH: Final = "arm64"
 
 
@@ -147,8 +154,8 @@ def project_table(pyproject: Path = PYPROJECT) -> dict[str, Any]:
     return project
 
 
-def runtime_dependencies(pyproject: Path = PYPROJECT) -> list[str]:
-    """The requirements that ship with lineage_lib: pyproject.toml's [project].dependencies."""
+def runtime_dependencies(pyproject: Path = JOB_PYPROJECT) -> list[str]:
+    """The requirements that ship with lineage_lib: the job wheel's [project].dependencies."""
     return list(project_table(pyproject).get("dependencies", []))
 
 
@@ -183,10 +190,23 @@ def run_pip(args: Sequence[str], *, step: str, hint: str) -> None:
 
 
 def build_wheel(out: Path) -> Path:
-    folder = out / WHEEL_DIR
+    """The job wheel (lineage-lib): what the wheelhouses and the layer carry."""
+    return build_job_wheel(
+        out / WHEEL_DIR,
+        lambda args: run_pip(
+            args,
+            step="building the job wheel (lineage-lib)",
+            hint="check shipping/job_pyproject.toml and that pip can install the hatchling build backend",
+        ),
+    )
+
+
+def build_tool_wheel(out: Path) -> Path:
+    """The tool wheel (lineage-plane, the repository's pyproject.toml): `lineage` installs anywhere."""
+    folder = out / TOOL_DIR
     run_pip(
         ["wheel", str(REPO), "--no-deps", "--quiet", "--wheel-dir", str(folder)],
-        step="building the project wheel",
+        step="building the tool wheel (lineage-plane)",
         hint="check pyproject.toml and that pip can install the hatchling build backend",
     )
     wheels = sorted(folder.glob("*.whl"))
@@ -212,7 +232,7 @@ def build_wheelhouse(folder: Path, target: Target, wheel: Path) -> list[str]:
             hint="check access to the package index and that each dependency has a wheel for this target",
         )
     check_wheelhouse(folder, target, pinned_requirement(wheel))
-    return ordered_wheels((path.name for path in folder.glob("*.whl")), project_table()["name"])
+    return ordered_wheels((path.name for path in folder.glob("*.whl")), project_table(JOB_PYPROJECT)["name"])
 
 
 def check_wheelhouse(folder: Path, target: Target, requirement: str) -> None:
@@ -300,13 +320,25 @@ def build_lambda_layer(out: Path, wheel: Path, python: str, arch: str) -> Path:
     )
     # Console scripts carry this machine's interpreter in their shebang; a layer has no use for them.
     shutil.rmtree(site / "bin", ignore_errors=True)
+    if installed_packages(site) != [f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}"]:
+        raise BuildError(f"the layer holds more than {wheel.name}: {installed_packages(site)}")
     manifest = {
         **target_fields(target),
-        "compatible_runtimes": [f"python{python}"],
+        # Pure Python and nothing else (checked above): the layer works on every runtime from the oldest
+        # lineage_lib supports to the newest, whichever one the functions use ("runtime").
+        "runtime": f"python{python}",
+        "compatible_runtimes": layer_runtimes(python),
         "compatible_architectures": [arch],
         "packages": installed_packages(site),
     }
     return write_manifest(folder, manifest)
+
+
+def layer_runtimes(python: str) -> list[str]:
+    """``python3.9`` up to the newer of ``python`` and LAMBDA_DEFAULT_PYTHON: the layer's runtimes."""
+    oldest = int(LAMBDA_OLDEST_PYTHON.split(".")[1])
+    newest = max(int(python.split(".")[1]), int(LAMBDA_DEFAULT_PYTHON.split(".")[1]))
+    return [f"python3.{minor}" for minor in range(oldest, newest + 1)]
 
 
 def installed_packages(site: Path) -> list[str]:
@@ -363,6 +395,7 @@ def copy_function_code(name: str, root: Path, package: str | None = None) -> Non
                 f"{folder} is not a package: a function {name!r} needs lambdas/{package}/__init__.py"
             )
         sources += [path for path in sorted(folder.rglob("*.py")) if "__pycache__" not in path.parts]
+    sources += [path for path in sorted(CORE_PACKAGE.rglob("*.py")) if "__pycache__" not in path.parts]
     for source in sources:
         copy = root / source.relative_to(LAMBDAS_PACKAGE.parent)
         copy.parent.mkdir(parents=True, exist_ok=True)
@@ -395,7 +428,7 @@ def build_functions(out: Path, python: str, arch: str) -> Path:
 
 def clean(out: Path) -> None:
     """Remove what an earlier build left, so that no stale wheel reaches a wheelhouse or a manifest."""
-    for name in (WHEEL_DIR, GLUE_DIR, EMR_DIR, LAMBDA_DIR, FUNCTIONS_DIR):
+    for name in (WHEEL_DIR, TOOL_DIR, GLUE_DIR, EMR_DIR, LAMBDA_DIR, FUNCTIONS_DIR):
         shutil.rmtree(out / name, ignore_errors=True)
         (out / (name + MANIFEST_SUFFIX)).unlink(missing_ok=True)
 
@@ -403,15 +436,16 @@ def clean(out: Path) -> None:
 def build_all(
     out: Path, *, lambda_python: str = LAMBDA_DEFAULT_PYTHON, lambda_arch: str = LAMBDA_DEFAULT_ARCH
 ) -> list[Path]:
-    """Build the wheel, the Glue wheelhouses, the EMR bootstrap action, the Lambda layer and the Lambda
-    functions' assets (for the layer's runtime and architecture) into ``out``."""
+    """Build the job and tool wheels, the Glue wheelhouses, the EMR bootstrap action, the Lambda layer and
+    the Lambda functions' assets (for the layer's runtime and architecture) into ``out``."""
     clean(out)
     wheel = build_wheel(out)
+    tool = build_tool_wheel(out)
     glue = build_glue(out, wheel)
     emr = build_emr(out, wheel)
     layer = build_lambda_layer(out, wheel, lambda_python, lambda_arch)
     functions = build_functions(out, lambda_python, lambda_arch)
-    return [wheel, *glue, emr, layer, functions]
+    return [wheel, tool, *glue, emr, layer, functions]
 
 
 def python_version(text: str) -> str:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# EMR bootstrap action: installs lineage_lib (the lineage-plane wheel) on this node from a wheelhouse,
+# EMR bootstrap action: installs lineage_lib (the lineage-lib wheel) on this node from a wheelhouse,
 # without reaching any package index.
 #
 #   emr_bootstrap.sh [--python PYTHON] [--target DIR] SOURCE
@@ -15,8 +15,8 @@ set -euo pipefail
 shopt -s nullglob
 
 readonly PROG="lineage bootstrap"
-readonly DIST="lineage-plane"
-readonly WHEEL_PREFIX="lineage_plane-"
+readonly DIST="lineage-lib"
+readonly WHEEL_PREFIX="lineage_lib-"
 
 python="python3"
 target=""
@@ -91,9 +91,9 @@ find_wheel() {
   version="${version%%-*}"
 }
 
-# The version of lineage-plane that imports with $python (in --target DIR only, when given), or nothing.
+# The version of lineage-lib that imports with $python (in --target DIR only, when given), or nothing.
 installed_version() {
-  local probe='import lineage_lib, importlib.metadata as m; print(m.version("lineage-plane"))'
+  local probe='import lineage_lib, importlib.metadata as m; print(m.version("lineage-lib"))'
   # From / so that a lineage_lib folder in the working directory cannot answer for the install.
   if [[ -n $target ]]; then
     (cd / && PYTHONPATH="$target" "$python" -S -c "$probe" 2>/dev/null) || true

@@ -1,8 +1,8 @@
 """Archives with known answers, written as the plane writes them, for the CLI's and the engine's tests.
 
 ``write_archive(root, events)`` delivers events through the validator's own ingest
-(``lambdas.common.ingest.ingest``: one CloudWatch batch, the ``ingest`` object appended, gzip JSON
-lines at ``lineage_lib.plane.event_object_key``), so the layout cannot drift from the validator's.
+(``lineage_plane.ingest.ingest``: one CloudWatch batch, the ``ingest`` object appended, gzip JSON
+lines at ``lineage_plane.layout.event_object_key``), so the layout cannot drift from the validator's.
 ``write_quarantine(root, messages)`` does the same with lines the validator refuses. ``RunEvents``
 builds a run attempt's events as plain dicts, validated against the contract, at chosen times.
 
@@ -34,10 +34,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from lambdas.common.ingest import Delivery, LogEvent, ingest
 from lineage_lib import ColumnLineage, Dataset, glue_table, s3
 from lineage_lib.contract import CURRENT_VERSION, EventType, Field, validate
-from lineage_lib.plane import ObservedTag, Observer, PlatformState
+from lineage_plane.ingest import Delivery, LogEvent, ingest
+from lineage_plane.layout import ObservedTag, Observer, PlatformState
 
 ACCOUNT: Final = "123456789012"
 REGION: Final = "eu-west-1"

@@ -7,7 +7,6 @@ what an earlier attempt wrote; an object that already exists is counted as alrea
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -15,27 +14,10 @@ from typing import Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas.common.errors import ArchiveWriteError
+from lineage_plane.archive_object import CONTENT_TYPE, ArchiveObject
 
-# zlib level 6: within a few percent of level 9's size on JSON lines, at a third of its CPU time.
-GZIP_LEVEL: Final = 6
-CONTENT_TYPE: Final = "application/x-ndjson"
 _ALREADY_EXISTS: Final = "PreconditionFailed"  # 412: If-None-Match found the key
 _CONCURRENT_WRITE: Final = "ConditionalRequestConflict"  # 409: another conditional write in flight
-
-
-@dataclass
-class ArchiveObject:
-    """One gzip JSON-lines object: its key and its lines (each a serialised JSON object)."""
-
-    key: str
-    lines: list[str] = field(default_factory=list)
-
-    def body(self) -> bytes:
-        text = "\n".join(self.lines) + "\n"
-        # A lone surrogate can only sit inside a JSON string (the text parsed); backslashreplace
-        # writes it as the JSON escape it came from, so one odd line cannot fail the whole batch.
-        data = text.encode("utf-8", errors="backslashreplace")
-        return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
 
 
 @dataclass

@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lambdas.common.archive import ArchiveObject, ArchiveWriter
-from lambdas.common.ingest import Delivery, LogEvent, Outcome, ingest, unreadable_object
+from lambdas.common.archive import ArchiveWriter
 from lambdas.common.settings import Settings
 from lambdas.common.state_store import RunStateStore
 from lineage_lib.contract import Field
-from lineage_lib.plane import Observer, moment_of
 from lineage_lib.version import __version__
+from lineage_plane.archive_object import ArchiveObject
+from lineage_plane.ingest import Delivery, LogEvent, Outcome, ingest, unreadable_object
+from lineage_plane.layout import Observer, moment_of
 
 
 @dataclass
@@ -136,7 +137,7 @@ class Validator:
 def observed_delivery(
     events: Sequence[Mapping[str, Any]], *, observer: str, account: str, stream: str
 ) -> Delivery:
-    """Events an observer of the plane wrote (lineage_lib.plane.Observer), as a delivery that the
+    """Events an observer of the plane wrote (lineage_plane.layout.Observer), as a delivery that the
     validator's ingest takes like any other: read from log group ``lineage-plane/<observer>``, one log
     event per event, named by its event id and timed by its event time, so that the same events
     always make the same batch (and archive keys)."""

@@ -10,10 +10,10 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from lambdas.common.run_state import ItemKey, apply_event, keys_of, new_progress
 from lambdas.common.state_items import Stored
 from lineage_lib.contract import Field
-from lineage_lib.plane import sortable_time
+from lineage_plane.layout import sortable_time
+from lineage_plane.run_state import ItemKey, apply_event, keys_of, new_progress
 
 MAX_TRANSACTION_ITEMS: Final = 100
 

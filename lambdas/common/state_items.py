@@ -14,9 +14,9 @@ from typing import Any, Final
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from lambdas.common.run_state import PlatformEnd, Progress, index_sort_key
 from lineage_lib.contract import Field
-from lineage_lib.plane import RunStateTable, RunStatus
+from lineage_plane.layout import RunStateTable, RunStatus
+from lineage_plane.run_state import PlatformEnd, Progress, index_sort_key
 
 T = RunStateTable
 # Attribute names this store owns on attempt and step items; any other attribute (written by the Glue

@@ -6,12 +6,12 @@ the attempt and step items it touches (conditioned on the version read). A marke
 means the event was applied before (a redelivered batch, a duplicated log line): it is dropped and
 counted as a duplicate, and the rest is committed. A version that moved means another writer got
 there first: the items are read again and the fold is redone. Because the fold is commutative
-(lambdas.common.run_state), the result does not depend on which writer wins.
+(lineage_plane.run_state), the result does not depend on which writer wins.
 
 A transaction DynamoDB refuses for its content (a ValidationException, a cancellation reason that
 is neither a condition nor a race, a value the serializer cannot write) never fails the batch: it
 is split in halves, down to the one event it cannot hold, which is left out and reported
-(``ApplyResult.refused``) while every other event is applied. lambdas.common.state_limits keeps
+(``ApplyResult.refused``) while every other event is applied. lineage_plane.state_limits keeps
 such events out before the archive is written; this is the defence behind it.
 
 Each marker records the log event its event was applied from (``delivered_as``): ``delivered``
@@ -33,11 +33,11 @@ from typing import Any, Final
 from botocore.exceptions import ClientError, ParamValidationError
 
 from lambdas.common.errors import RunStateConflictError
-from lambdas.common.run_state import DELIVERED_AS, ItemKey, Progress, keys_of
 from lambdas.common.state_chunks import chunks, fold_into, keys, order
 from lambdas.common.state_items import Stored, from_item, to_item
 from lineage_lib.contract import Field
-from lineage_lib.plane import EVENT_MARKER_SK, RunStateTable, event_marker_pk, sortable_time
+from lineage_plane.layout import EVENT_MARKER_SK, RunStateTable, event_marker_pk, sortable_time
+from lineage_plane.run_state import DELIVERED_AS, ItemKey, Progress, keys_of
 
 __all__ = ["ApplyResult", "Delivered", "RunStateStore", "Stored"]
 

@@ -2,7 +2,7 @@
 
 Glue 5 Spark jobs with lineage turned on post OpenLineage RunEvents to a DataZone domain. When a run
 ends, the bridge lists the run's events (ListLineageEvents over its time window), reads each
-(GetLineageEvent) and has lambdas.glue_bridge.openlineage turn inputs, outputs, schemas and column
+(GetLineageEvent) and has lineage_plane.openlineage turn inputs, outputs, schemas and column
 lineage into events tagged ``observed_by: datazone``: what the engine saw, beside what the job's
 lineage_lib said. This module holds the AWS side: the calls, their paging, payloads and errors.
 """
@@ -18,9 +18,9 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from lambdas.common.errors import PlaneError
-from lambdas.glue_bridge.observation import RunKey, timestamp
-from lambdas.glue_bridge.openlineage import DataZoneReading, as_utc, dig, is_glue_job, translate
-from lineage_lib.plane import FunctionEnv
+from lineage_plane.layout import FunctionEnv
+from lineage_plane.observation import RunKey, timestamp
+from lineage_plane.openlineage import DataZoneReading, as_utc, dig, is_glue_job, translate
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.common.errors import PlaneError
-from lambdas.glue_bridge.observation import GlueRun
+from lineage_plane.observation import GlueRun
 
 _NOT_FOUND = "EntityNotFoundException"
 

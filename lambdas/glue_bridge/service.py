@@ -1,9 +1,9 @@
 """The Glue bridge's work for one ended Glue run: ask Glue, judge the lineage, record what Glue says.
 
 For each run the bridge reads Glue's account (GetJobRun, GetJob), the attempt's run state, and builds
-an observed event of the contract (lambdas.glue_bridge.observation) that goes through the validator's
+an observed event of the contract (lineage_plane.observation) that goes through the validator's
 own code path: validated, archived, folded into the run state. The run state derives the verdict from
-both accounts (lambdas.common.run_state), so a terminal lineage event that arrives after Glue's is
+both accounts (lineage_plane.run_state), so a terminal lineage event that arrives after Glue's is
 still counted; the verdict the bridge reports (metrics, the event's ``reconciliation`` tag) is the one
 it saw. A replayed state-change event builds the same event, which changes nothing and counts nothing.
 """
@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from lambdas.common.run_state import ItemKey, reconcile
 from lambdas.common.service import Report, Validator, observed_delivery
 from lambdas.common.state_store import RunStateStore
 from lambdas.glue_bridge.glue import GlueRunNotFoundError, GlueRuns, GlueStateChange
-from lambdas.glue_bridge.observation import GlueRun, RunKey, glue_run_event
 from lineage_lib.contract import Field
-from lineage_lib.plane import Observer, PlatformState, Reconciliation, attempt_sk, run_pk
+from lineage_plane.layout import Observer, PlatformState, Reconciliation, attempt_sk, run_pk
+from lineage_plane.observation import GlueRun, RunKey, glue_run_event
+from lineage_plane.run_state import ItemKey, reconcile
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Observation:
     job_run_id: str
     state: str
     key: RunKey | None = None
-    verdict: str | None = None  # lineage_lib.plane.Reconciliation, as seen when recorded
+    verdict: str | None = None  # lineage_plane.layout.Reconciliation, as seen when recorded
     new: bool = False  # False: a replay of an observation already applied
     found: bool = True  # False: Glue had no record of the run
     platform_lineage_events: int = 0

@@ -24,14 +24,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from lambdas.common.errors import PlaneError
-from lambdas.common.run_state import Progress
 from lambdas.common.service import Validator, observed_delivery
 from lambdas.common.state_store import RunStateStore
 from lambdas.glue_bridge.glue import GlueRunNotFoundError
-from lambdas.glue_bridge.observation import RunKey, lost_run_event, timestamp
 from lambdas.glue_bridge.service import GlueBridge, Observation
 from lineage_lib.contract import Field, Platform
-from lineage_lib.plane import Observer, PlatformState, moment_of
+from lineage_plane.layout import Observer, PlatformState, moment_of
+from lineage_plane.observation import RunKey, lost_run_event, timestamp
+from lineage_plane.run_state import Progress
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Helpers of the Glue bridge's and the run reconciler's functional tests: Glue on moto, events, reads.
 
 Glue is moto's: jobs are created with CreateJob, runs with StartJobRun and given their end by
-lineage_cli.local_glue (moto runs every job to SUCCEEDED on its own). Lineage reaches the plane as
+lineage_local.local_glue (moto runs every job to SUCCEEDED on its own). Lineage reaches the plane as
 in the validator's tests: lineage_lib's lines, packed in a subscription payload, through the handler.
 """
 
@@ -17,9 +17,9 @@ from typing import Any, Final
 
 from lambdas.glue_bridge import handler as bridge_handler
 from lambdas.glue_bridge import reconciler as reconciler_handler
-from lineage_cli.local_glue import record_run
-from lineage_cli.local_plane import LOCAL_REGION, LambdaContext, emf_totals
-from lineage_lib.plane import RunStateTable, attempt_sk, run_pk
+from lineage_local.local_glue import record_run
+from lineage_local.local_plane import LOCAL_REGION, LambdaContext, emf_totals
+from lineage_plane.layout import RunStateTable, attempt_sk, run_pk
 from tests.conftest import REPO
 from tests.functional.validator_support import Plane, glue_payload, local_plane, log_events
 

@@ -15,7 +15,7 @@ from moto import mock_aws
 from lineage_cli.archive import ArchiveAccessDeniedError, BucketNotFoundError, S3Archive, S3Location
 from lineage_cli.athena import AthenaAccessError, AthenaQueryError, AthenaSource
 from lineage_cli.engine import Queries, open_source
-from lineage_lib.plane import Archive
+from lineage_plane.layout import Archive
 from tests import archive_support as known
 
 REGION = "us-east-1"

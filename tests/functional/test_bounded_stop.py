@@ -131,7 +131,7 @@ def _assert_spilled(done: Finished, accepted: list[socket.socket], abort_message
 
 
 def _archived_by_the_plane(lines: list[str]) -> int:
-    from lambdas.common.ingest import Delivery, LogEvent, ingest
+    from lineage_plane.ingest import Delivery, LogEvent, ingest
 
     delivery = Delivery(
         "123456789012",

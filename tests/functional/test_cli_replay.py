@@ -20,14 +20,14 @@ from unittest import mock
 
 import pytest
 
-from lambdas.common.archive import ArchiveObject
-from lambdas.common.ingest import Delivery, LogEvent, ingest
 from lineage_cli import replay
 from lineage_cli.archive import S3Location
 from lineage_cli.exits import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
-from lineage_cli.local_plane import LOCAL_ACCOUNT, LOCAL_REGION
 from lineage_lib import contract
-from lineage_lib.plane import GLUE_OUTPUT_LOG_GROUP, Ingest, partitions_of, quarantine_object_key
+from lineage_local.local_plane import LOCAL_ACCOUNT, LOCAL_REGION
+from lineage_plane.archive_object import ArchiveObject
+from lineage_plane.ingest import Delivery, LogEvent, ingest
+from lineage_plane.layout import GLUE_OUTPUT_LOG_GROUP, Ingest, partitions_of, quarantine_object_key
 from tests.conftest import SCHEMAS
 from tests.functional.validator_support import BUCKET, Plane, fail_call, glue_payload
 

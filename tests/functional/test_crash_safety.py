@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from textwrap import dedent
@@ -151,7 +152,12 @@ class Finished:
 
 
 def _spawn(
-    tmp_path: Path, body: str, *, settings: dict[str, str] | None = None, pythonpath: Path = REPO
+    tmp_path: Path,
+    body: str,
+    *,
+    settings: dict[str, str] | None = None,
+    pythonpath: Path = REPO,
+    python: Sequence[str] = (sys.executable,),
 ) -> subprocess.Popen[str]:
     """Start the job in ``tmp_path`` with stdout buffered as in production (no PYTHONUNBUFFERED)."""
     script = tmp_path / "job.py"
@@ -159,7 +165,7 @@ def _spawn(
     child_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONUNBUFFERED", "PYTHONPATH")}
     child_env.update({"PYTHONPATH": str(pythonpath), **(settings or {})})
     return subprocess.Popen(
-        [sys.executable, str(script), str(tmp_path)],
+        [*python, str(script), str(tmp_path)],
         cwd=tmp_path,
         env=child_env,
         stdout=subprocess.PIPE,
@@ -176,8 +182,9 @@ def _run_job(
     send: signal.Signals | None = None,
     settings: dict[str, str] | None = None,
     pythonpath: Path = REPO,
+    python: Sequence[str] = (sys.executable,),
 ) -> Finished:
-    proc = _spawn(tmp_path, body, settings=settings, pythonpath=pythonpath)
+    proc = _spawn(tmp_path, body, settings=settings, pythonpath=pythonpath, python=python)
     try:
         if send is not None:
             _wait_until_ready(tmp_path / "ready", proc)

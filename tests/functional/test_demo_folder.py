@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from lineage_cli import demo, demo_plane
 from lineage_cli.exits import EXIT_USAGE
 from lineage_cli.main import main
-from lineage_lib.plane import Archive
+from lineage_local import demo, demo_plane
+from lineage_plane.layout import Archive
 from tests.conftest import REPO
 from tests.functional.test_cli_errors import TIMEOUT, environment
 

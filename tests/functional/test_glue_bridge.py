@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from lineage_lib import contract
-from lineage_lib.plane import (
+from lineage_plane.layout import (
     BridgeMetrics,
     ObservedTag,
     Observer,

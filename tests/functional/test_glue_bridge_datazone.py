@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 from lambdas.glue_bridge import handler as bridge_handler
 from lambdas.glue_bridge.datazone import DataZoneAccessError, DataZoneLineage
 from lineage_lib import contract
-from lineage_lib.plane import (
+from lineage_plane.layout import (
     BridgeMetrics,
     ObservedTag,
     Observer,

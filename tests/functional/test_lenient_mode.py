@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from lambdas.common.ingest import Delivery, LogEvent, ingest
 from lineage_lib import contract
 from lineage_lib.contract import Refusal
-from lineage_lib.plane import QuarantineCode
+from lineage_plane.ingest import Delivery, LogEvent, ingest
+from lineage_plane.layout import QuarantineCode
 from tests.functional.job_support import PYTHONS, python_for, run_job
 
 JOB = """\

@@ -15,8 +15,8 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 from moto import mock_aws
 
-from lineage_cli import local_plane
-from lineage_lib.plane import SOURCE_FILTER_PATTERN, RunStateTable, SubscriptionMessage
+from lineage_local import local_plane
+from lineage_plane.layout import SOURCE_FILTER_PATTERN, RunStateTable, SubscriptionMessage
 
 GROUP = "/aws-glue/jobs/output"
 

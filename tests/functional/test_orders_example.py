@@ -12,9 +12,9 @@ from types import ModuleType
 
 import pytest
 
-from lineage_cli import demo
 from lineage_cli.main import main as lineage_main
 from lineage_lib.testing import capture
+from lineage_local import demo
 from tests.conftest import REPO, load_examples
 
 JOB = REPO / "examples" / "orders_daily" / "glue_job.py"
@@ -130,7 +130,7 @@ def test_demo_ends_by_asking_its_archive_where_revenue_came_from_and_what_is_dow
 
 
 def test_demo_leaves_no_plane_settings_behind() -> None:
-    from lineage_lib.plane import FunctionEnv
+    from lineage_plane.layout import FunctionEnv
 
     before = {
         name: os.environ.get(name) for name in (FunctionEnv.ARCHIVE_BUCKET, FunctionEnv.RUN_STATE_TABLE)

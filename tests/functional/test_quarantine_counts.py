@@ -8,11 +8,11 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lambdas.common.archive import ArchiveObject
-from lambdas.common.ingest import Delivery, LogEvent, ingest, unreadable_object
 from lineage_cli.engine import open_source
-from lineage_cli.local_plane import LOCAL_ACCOUNT, LOCAL_REGION
-from lineage_lib.plane import GLUE_OUTPUT_LOG_GROUP, QuarantineCode
+from lineage_local.local_plane import LOCAL_ACCOUNT, LOCAL_REGION
+from lineage_plane.archive_object import ArchiveObject
+from lineage_plane.ingest import Delivery, LogEvent, ingest, unreadable_object
+from lineage_plane.layout import GLUE_OUTPUT_LOG_GROUP, QuarantineCode
 from tests.conftest import SCHEMAS
 
 DAY = "2026-11-21"

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from lambdas.common.ingest import Delivery, LogEvent, ingest
 from lineage_cli import replay
-from lineage_cli.local_plane import LOCAL_ACCOUNT, LOCAL_REGION
 from lineage_lib import contract
 from lineage_lib._schema_compiler import SchemaViolation
-from lineage_lib.plane import GLUE_OUTPUT_LOG_GROUP, Archive, Ingest
+from lineage_local.local_plane import LOCAL_ACCOUNT, LOCAL_REGION
+from lineage_plane.ingest import Delivery, LogEvent, ingest
+from lineage_plane.layout import GLUE_OUTPUT_LOG_GROUP, Archive, Ingest
 from tests.conftest import SCHEMAS
 
 STREAM = "jr_5f1c0e9b2a7d4c3e8f6a1b2c3d4e5f60"

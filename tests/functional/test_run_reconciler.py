@@ -8,7 +8,14 @@ from datetime import timedelta
 
 import pytest
 
-from lineage_lib.plane import ObservedTag, Observer, PlatformState, Reconciliation, RunStateTable, RunStatus
+from lineage_plane.layout import (
+    ObservedTag,
+    Observer,
+    PlatformState,
+    Reconciliation,
+    RunStateTable,
+    RunStatus,
+)
 from tests.functional.bridge_support import BridgePlane, bridge_plane, later, state_change
 from tests.functional.validator_support import completed_glue_run, crashed_glue_run
 

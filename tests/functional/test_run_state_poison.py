@@ -1,5 +1,5 @@
 """Poison events at the run-state store, against moto: one event DynamoDB cannot hold never blocks the
-others. The validator keeps such events out before it archives (lambdas.common.state_limits,
+others. The validator keeps such events out before it archives (lineage_plane.state_limits,
 tests/functional/test_validator_poison.py); the store is the defence behind it, for whatever that check
 does not know: it splits a refused transaction down to the event, applies every other one and reports
 the one it could not apply."""
@@ -15,11 +15,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.common.run_state import fold
 from lambdas.common.state_store import RunStateStore
-from lineage_cli.local_plane import LOCAL_REGION, run_state_table_spec
 from lineage_lib.contract import EventType, Field
-from lineage_lib.plane import RunStateTable
+from lineage_local.local_plane import LOCAL_REGION, run_state_table_spec
+from lineage_plane.layout import RunStateTable
+from lineage_plane.run_state import fold
 from tests.functional.test_run_state_store import NOW, TTL_SECONDS, run_items, table
 from tests.functional.validator_support import TABLE, retried_glue_run, state_of, state_of_progress
 

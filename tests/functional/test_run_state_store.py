@@ -18,12 +18,12 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 import lineage_lib as lineage
-from lambdas.common.run_state import fold
 from lambdas.common.state_store import ApplyResult, RunStateStore
-from lineage_cli.local_plane import LOCAL_REGION, run_state_table_spec
 from lineage_lib.contract import Field
-from lineage_lib.plane import RunStateTable, attempt_sk, run_pk
 from lineage_lib.testing import capture
+from lineage_local.local_plane import LOCAL_REGION, run_state_table_spec
+from lineage_plane.layout import RunStateTable, attempt_sk, run_pk
+from lineage_plane.run_state import fold
 from tests.functional.validator_support import (
     DAILY,
     RAW,

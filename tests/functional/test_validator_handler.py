@@ -18,14 +18,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lambdas.common.errors import SettingsError
-from lineage_cli.local_plane import (
+from lineage_lib import contract
+from lineage_lib.contract import Field
+from lineage_lib.version import __version__
+from lineage_local.local_plane import (
     LOCAL_REGION,
     control_message_payload,
     subscription_payload,
 )
-from lineage_lib import contract
-from lineage_lib.contract import Field
-from lineage_lib.plane import (
+from lineage_plane.layout import (
     Archive,
     FunctionEnv,
     Ingest,
@@ -36,7 +37,6 @@ from lineage_lib.plane import (
     partitions_of,
     run_pk,
 )
-from lineage_lib.version import __version__
 from tests.functional.validator_support import (
     ARCHIVED,
     IGNORED,

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from lambdas.common.run_state import fold
 from lineage_lib.contract import EventType, Field
-from lineage_lib.plane import Archive, Ingest, Quarantine, QuarantineCode, RunStateTable, ValidatorMetrics
+from lineage_plane.layout import Archive, Ingest, Quarantine, QuarantineCode, RunStateTable, ValidatorMetrics
+from lineage_plane.run_state import fold
 from tests.functional.validator_support import (
     Plane,
     emf_metrics,

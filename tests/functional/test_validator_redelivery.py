@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lineage_lib.contract import Field
-from lineage_lib.plane import Archive, Ingest, Quarantine
+from lineage_plane.layout import Archive, Ingest, Quarantine
 from tests.functional.validator_support import (
     GLUE_OUTPUT,
     MIXED,

@@ -17,21 +17,21 @@ from hypothesis import strategies as st
 
 from lambdas.common.archive import ArchiveWriter
 from lambdas.common.errors import ArchiveWriteError
-from lambdas.common.run_state import fold
 from lambdas.common.service import Validator
 from lambdas.common.state_store import RunStateStore
 from lambdas.validator import handler
-from lineage_cli.local_plane import (
-    LOCAL_REGION,
-)
 from lineage_lib import contract
 from lineage_lib.contract import Field
-from lineage_lib.plane import (
+from lineage_local.local_plane import (
+    LOCAL_REGION,
+)
+from lineage_plane.layout import (
     Ingest,
     RunStateTable,
     ValidatorMetrics,
     run_pk,
 )
+from lineage_plane.run_state import fold
 from tests.conftest import SCHEMAS
 from tests.functional.validator_support import (
     BUCKET,

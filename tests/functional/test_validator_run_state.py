@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 
 from lambdas.validator import handler
-from lineage_cli.local_plane import (
+from lineage_lib.contract import Field
+from lineage_lib.sinks.cloudwatch import epoch_millis
+from lineage_local.local_plane import (
     deliver,
 )
-from lineage_lib.contract import Field
-from lineage_lib.plane import (
+from lineage_plane.layout import (
     RunStateTable,
     run_pk,
     sortable_time,
 )
-from lineage_lib.sinks.cloudwatch import epoch_millis
 from tests.functional.validator_support import (
     GLUE_OUTPUT,
     Plane,

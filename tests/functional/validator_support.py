@@ -3,7 +3,7 @@
 Everything AWS is moto (``mock_aws``); faults are injected with botocore's own event system, on the
 clients the handler creates itself (``local_plane(hooks=...)``). Payloads are what CloudWatch Logs
 delivers: fixtures under tests/events/validator/ hold the decoded subscription data, and
-``lineage_cli.local_plane.subscription_payload`` packs it (gzip, base64) as the trigger does.
+``lineage_local.local_plane.subscription_payload`` packs it (gzip, base64) as the trigger does.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 import lineage_lib as lineage
-from lambdas.common.run_state import Progress
 from lambdas.validator import handler
-from lineage_cli.local_plane import LOCAL_REGION, LambdaContext, provision, subscription_payload
 from lineage_lib import contract
 from lineage_lib.contract import Field
-from lineage_lib.plane import GLUE_OUTPUT_LOG_GROUP, Ingest, QuarantineCode, RunStateTable
 from lineage_lib.sinks.cloudwatch import epoch_millis
 from lineage_lib.testing import Captured, capture
+from lineage_local.local_plane import LOCAL_REGION, LambdaContext, provision, subscription_payload
+from lineage_plane.layout import GLUE_OUTPUT_LOG_GROUP, Ingest, QuarantineCode, RunStateTable
+from lineage_plane.run_state import Progress
 from tests.conftest import REPO, SCHEMAS
 
 T = RunStateTable

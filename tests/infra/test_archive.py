@@ -16,7 +16,7 @@ from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 
 from infra.archive import ACCESS_LOGS_PREFIX, LineageArchive
-from lineage_lib.plane import Archive
+from lineage_plane.layout import Archive
 from tests.infra.support import lambda_role, logical_id, synth_with_nag
 
 pytestmark = pytest.mark.slow  # synthesizes with jsii

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lineage_lib.plane import (
+from lineage_plane.layout import (
     LINEAGE_GROUP_FILTER_PATTERN,
     SOURCE_FILTER_PATTERN,
     BridgeMetrics,

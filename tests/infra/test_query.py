@@ -12,8 +12,14 @@ from typing import Any
 
 import pytest
 
-from infra import athena_schema
-from lineage_lib.plane import Archive, event_object_key, partition_value, partitions_of, quarantine_object_key
+from lineage_plane import athena_schema
+from lineage_plane.layout import (
+    Archive,
+    event_object_key,
+    partition_value,
+    partitions_of,
+    quarantine_object_key,
+)
 
 pytestmark = pytest.mark.slow  # synthesizes with jsii and runs cdk-nag
 

@@ -26,14 +26,18 @@ def assert_has_runtime_dependencies(versions: Mapping[str, str]) -> None:
         assert requirement.specifier.contains(versions[name], prereleases=True), (name, versions[name])
 
 
-def make_wheel(folder: Path, name: str, version: str, requires: Sequence[str] = ()) -> Path:
-    """A minimal pure-Python wheel of ``name`` whose metadata requires ``requires``."""
+def make_wheel(
+    folder: Path, name: str, version: str, requires: Sequence[str] = (), *, package: str | None = None
+) -> Path:
+    """A minimal pure-Python wheel of ``name`` (holding the package ``package``, by default the name's)
+    whose metadata requires ``requires``."""
     module = name.replace("-", "_")
+    package = package or module
     dist_info = f"{module}-{version}.dist-info"
     metadata = [f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"]
     metadata += [f"Requires-Dist: {requirement}\n" for requirement in requires]
     files = {
-        f"{module}/__init__.py": "",
+        f"{package}/__init__.py": "",
         f"{dist_info}/METADATA": "".join(metadata),
         f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }

@@ -1,4 +1,4 @@
-"""What `make artifacts` builds: the wheel, the Glue and EMR wheelhouses, the Lambda layer."""
+"""What `make artifacts` builds: the job wheel, the Glue and EMR wheelhouses, the Lambda layer."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ from packaging.tags import Tag, parse_tag
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from shipping import build
+from shipping.job_wheel import JOB_PYPROJECT
+from tests.conftest import REPO
 from tests.packaging.support import assert_has_runtime_dependencies, dist_versions
 
 pytestmark = pytest.mark.slow
 
-PROJECT = canonicalize_name(build.project_table()["name"])
+PROJECT = canonicalize_name(build.project_table(JOB_PYPROJECT)["name"])
 VERSION = build.project_table()["version"]
 WHEELHOUSE_TARGETS = [*build.GLUE_TARGETS, build.EMR_TARGET]
 LAYER_TARGET = build.lambda_target(build.LAMBDA_DEFAULT_PYTHON, build.LAMBDA_DEFAULT_ARCH)
@@ -45,26 +47,40 @@ def wheel_names(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.glob("*.whl"))
 
 
-# The wheel
+# The job wheel: lineage_lib and its schema, nothing else of the project
 
 
-def test_wheel_holds_the_library_its_schemas_and_the_cli(project_wheel: Path) -> None:
-    names = zipfile.ZipFile(project_wheel).namelist()
-    assert "lineage_lib/__init__.py" in names
-    assert "lineage_lib/_schemas/lineage-event/1.0/schema.json" in names
-    assert "lineage_cli/__init__.py" in names
-    assert [name for name in names if name.startswith(("tests/", "lambdas/", "infra/", "shipping/"))] == []
+def job_files(names: list[str]) -> set[str]:
+    """The files a job wheel (or a folder it was installed into) holds, without its .dist-info."""
+    return {name for name in names if ".dist-info/" not in name}
+
+
+def library_files() -> set[str]:
+    """lineage_lib's modules and each schema version's schema.json: all a job may receive."""
+    modules = {p.relative_to(REPO).as_posix() for p in (REPO / "lineage_lib").rglob("*.py")}
+    typed = {"lineage_lib/py.typed"}
+    schemas = {
+        f"lineage_lib/_schemas/lineage-event/{p.parent.name}/schema.json"
+        for p in (REPO / "schemas" / "lineage-event").glob("*/schema.json")
+    }
+    return {name for name in modules if "__pycache__" not in name} | typed | schemas
+
+
+def test_job_wheel_holds_lineage_lib_and_its_schema_only(project_wheel: Path) -> None:
+    assert project_wheel.name == f"lineage_lib-{VERSION}-py3-none-any.whl"
+    assert job_files(zipfile.ZipFile(project_wheel).namelist()) == library_files()
 
 
 def test_wheel_requires_exactly_the_runtime_dependencies(project_wheel: Path) -> None:
     name, version, _, _ = parse_wheel_filename(project_wheel.name)
-    metadata = zipfile.ZipFile(project_wheel).read(f"lineage_plane-{version}.dist-info/METADATA").decode()
+    metadata = zipfile.ZipFile(project_wheel).read(f"lineage_lib-{version}.dist-info/METADATA").decode()
     declared = [
         line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")
     ]
     unconditional = {str(Requirement(text)) for text in declared if Requirement(text).marker is None}
     assert (name, str(version)) == (PROJECT, VERSION)
-    assert unconditional == {str(Requirement(text)) for text in build.runtime_dependencies()}
+    assert unconditional == {str(Requirement(text)) for text in build.runtime_dependencies()} == set()
+    assert "Requires-Python: >=3.9" in metadata
 
 
 # The Glue and EMR wheelhouses
@@ -90,6 +106,13 @@ def test_a_wheelhouse_holds_the_project_and_its_runtime_dependencies(
     assert_has_runtime_dependencies(versions)
 
 
+@pytest.mark.parametrize("target", WHEELHOUSE_TARGETS, ids=by_name)
+def test_a_wheelhouse_carries_the_job_wheel_only(artifacts: Path, target: build.Target) -> None:
+    (name,) = wheel_names(wheelhouse(artifacts, target))  # no dependencies: the standard library only
+    assert name == f"lineage_lib-{VERSION}-py3-none-any.whl"
+    assert job_files(zipfile.ZipFile(wheelhouse(artifacts, target) / name).namelist()) == library_files()
+
+
 @pytest.mark.parametrize("target", build.GLUE_TARGETS, ids=by_name)
 def test_glue_manifest_gives_the_job_parameters_for_every_wheel(
     artifacts: Path, target: build.Target
@@ -101,7 +124,7 @@ def test_glue_manifest_gives_the_job_parameters_for_every_wheel(
     assert (content["target"], content["python"]) == (target.name, target.python)
     assert sorted(content["files"]) == wheel_names(folder)
     assert sorted(modules) == [f"{s3_folder}/{name}" for name in wheel_names(folder)]
-    assert modules[0].startswith(f"{s3_folder}/lineage_plane-")
+    assert modules[0].startswith(f"{s3_folder}/lineage_lib-")
     assert content["job_parameters"]["--python-modules-installer-option"] == "--no-index"
 
 
@@ -139,7 +162,8 @@ def installed_tags(site: Path) -> dict[str, set[Tag]]:
 
 def test_layer_manifest_records_python_version_and_architecture(artifacts: Path) -> None:
     content = manifest(artifacts / build.LAMBDA_DIR)
-    assert content["compatible_runtimes"] == ["python3.14"]
+    assert content["runtime"] == "python3.14"
+    assert content["compatible_runtimes"] == [f"python3.{minor}" for minor in range(9, 15)]
     assert content["compatible_architectures"] == ["arm64"]
     assert content["platforms"] == ["manylinux2014_aarch64"]
 
@@ -155,6 +179,13 @@ def test_layer_holds_the_project_and_its_runtime_dependencies(artifacts: Path) -
     versions = dist_versions(layer_site(artifacts))
     assert versions[PROJECT] == VERSION
     assert_has_runtime_dependencies(versions)
+
+
+def test_layer_holds_lineage_lib_and_its_schema_only(artifacts: Path) -> None:
+    site = layer_site(artifacts)
+    files = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()}
+    assert job_files(sorted(files)) == library_files()
+    assert dist_versions(site) == {PROJECT: VERSION}
 
 
 def test_layer_carries_no_scripts_and_no_bytecode(artifacts: Path) -> None:

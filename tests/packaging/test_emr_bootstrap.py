@@ -79,7 +79,7 @@ def test_unknown_option_fails_and_says_so(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # runs pip
 def test_wheelhouse_missing_a_dependency_fails_in_pip_and_says_so(tmp_path: Path) -> None:
-    make_wheel(tmp_path, "lineage-plane", VERSION, requires=["absent-dependency>=1"])
+    make_wheel(tmp_path, "lineage-lib", VERSION, requires=["absent-dependency>=1"])
     result = run_bootstrap(build.BOOTSTRAP_SCRIPT, "--target", str(tmp_path / "site"), str(tmp_path))
     assert_failed_with(result, "pip failed", str(tmp_path))
     assert "absent-dependency" in result.stderr  # pip's own reason, above the one-line summary
@@ -87,7 +87,7 @@ def test_wheelhouse_missing_a_dependency_fails_in_pip_and_says_so(tmp_path: Path
 
 @pytest.mark.slow  # runs pip
 def test_a_wheel_without_lineage_lib_fails_the_import_check(tmp_path: Path) -> None:
-    make_wheel(tmp_path, "lineage-plane", VERSION)  # installs, but holds no lineage_lib package
+    make_wheel(tmp_path, "lineage-lib", VERSION, package="not_lineage_lib")  # installs, no lineage_lib
     result = run_bootstrap(build.BOOTSTRAP_SCRIPT, "--target", str(tmp_path / "site"), str(tmp_path))
     assert_failed_with(result, "does not import")
 
@@ -108,7 +108,7 @@ def installed(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
 @pytest.mark.slow
 def test_installs_an_importable_lineage_lib_with_its_dependencies(installed: tuple[Path, Path, str]) -> None:
     _, site, stdout = installed
-    assert f"installed lineage-plane {VERSION}" in stdout
+    assert f"installed lineage-lib {VERSION}" in stdout
     result = import_from(site, "lineage_lib")
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip()).is_relative_to(site)
@@ -123,4 +123,4 @@ def test_second_run_says_already_installed_and_succeeds(
     script = artifacts / build.EMR_DIR / build.BOOTSTRAP_SCRIPT.name
     result = run_bootstrap(script, "--target", str(site), source.as_uri())  # file:// this time
     assert result.returncode == 0, result.stderr
-    assert f"lineage-plane {VERSION} is already installed" in result.stdout
+    assert f"lineage-lib {VERSION} is already installed" in result.stdout

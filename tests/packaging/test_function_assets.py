@@ -60,9 +60,10 @@ def recorded_files(site: Path) -> set[str]:
 
 
 def expected_code(name: str) -> set[str]:
-    """The repository files a function's asset carries: lambdas/__init__.py, common/ and its own."""
+    """The repository files a function's asset carries: lambdas/__init__.py, common/, its own, the core."""
     package = build.function_package(build.FUNCTIONS[name])
     folders = [REPO / "lambdas" / sub for sub in (*build.LAMBDAS_SHARED, package)]
+    folders.append(REPO / "lineage_plane")  # the plane core, which every function imports
     files = [REPO / "lambdas" / "__init__.py", *(path for folder in folders for path in folder.rglob("*.py"))]
     return {path.relative_to(REPO).as_posix() for path in files if "__pycache__" not in path.parts}
 
@@ -132,7 +133,8 @@ def test_functions_and_layer_share_python_version_and_architecture(artifacts: Pa
     functions = read_manifest(artifacts, build.FUNCTIONS_DIR)
     layer = read_manifest(artifacts, build.LAMBDA_DIR)
     assert layer["python"] == functions["python"]
-    assert layer["compatible_runtimes"] == [functions["runtime"]]
+    assert layer["runtime"] == functions["runtime"]
+    assert functions["runtime"] in layer["compatible_runtimes"]
     assert layer["compatible_architectures"] == [functions["arch"]]
 
 
@@ -156,7 +158,7 @@ def test_every_bundled_package_is_built_for_the_lambda_runtime(artifacts: Path, 
 def test_asset_holds_its_code_and_its_dependencies_only(artifacts: Path, name: str) -> None:
     asset = asset_of(artifacts, name)
     files = files_under(asset)
-    code = {path for path in files if path.startswith("lambdas/")}
+    code = {path for path in files if path.startswith(("lambdas/", "lineage_plane/"))}
     assert code == expected_code(name)
     for path in code:
         assert (asset / path).read_bytes() == (REPO / path).read_bytes(), path

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from infra import athena_schema
-from infra.athena_schema import UnsupportedSchemaError, hive_type
 from lineage_lib.contract import Field, schema
-from lineage_lib.plane import (
+from lineage_plane import athena_schema
+from lineage_plane.athena_schema import UnsupportedSchemaError, hive_type
+from lineage_plane.layout import (
     Archive,
     Ingest,
     Quarantine,

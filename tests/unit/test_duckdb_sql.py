@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from infra import athena_schema
 from lineage_cli import duckdb_sql
 from lineage_cli.archive import archive_files
-from lineage_lib.plane import partition_value
+from lineage_plane import athena_schema
+from lineage_plane.layout import partition_value
 from tests import archive_support as known
 
 

@@ -217,8 +217,8 @@ def test_lenient_mode_never_raises_for_an_event(caplog: pytest.LogCaptureFixture
 
 
 def test_the_plane_quarantines_every_kind_of_refusal_line_with_the_producers_reason() -> None:
-    from lambdas.common.ingest import Delivery, LogEvent, ingest
-    from lineage_lib.plane import QuarantineCode
+    from lineage_plane.ingest import Delivery, LogEvent, ingest
+    from lineage_plane.layout import QuarantineCode
 
     with capture() as captured:
         with lineage.run("p", mode="lenient") as run, run.step("s") as step:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.common.extract import find_event, find_events
+from lineage_plane.extract import find_event, find_events
 from tests.conftest import load_examples
 from tests.unit.log_shapes import lambda_record, lambda_text, spark_driver
 

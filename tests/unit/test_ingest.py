@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lineage_lib as lineage
-from lambdas.common.ingest import Delivery, LogEvent, Outcome, batch_id_of, ingest
-from lambdas.common.run_state import DELIVERED_AS, state_view
 from lineage_lib import contract
-from lineage_lib.plane import (
+from lineage_lib.sinks import StdoutSink
+from lineage_plane.ingest import Delivery, LogEvent, Outcome, batch_id_of, ingest
+from lineage_plane.layout import (
     Archive,
     Ingest,
     Quarantine,
@@ -28,7 +28,7 @@ from lineage_lib.plane import (
     partitions_of,
     quarantine_object_key,
 )
-from lineage_lib.sinks import StdoutSink
+from lineage_plane.run_state import DELIVERED_AS, state_view
 from tests.conftest import load_examples
 from tests.unit.log_shapes import lambda_record, lambda_text, spark_driver
 
@@ -483,7 +483,7 @@ def test_every_log_event_lands_in_exactly_one_place(kinds: list[str]) -> None:
 def test_only_the_first_violations_of_a_batch_pay_for_the_reference_validators_reason(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from lambdas.common import refusals as refusals_module
+    from lineage_plane import refusals as refusals_module
 
     calls = []
     real_explain = contract.explain

@@ -9,7 +9,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lineage_lib.plane import Ingest, Quarantine, QuarantineCode
+from lineage_plane.layout import Ingest, Quarantine, QuarantineCode
 from tests.unit.log_shapes import lambda_record, lambda_text, spark_driver
 from tests.unit.test_ingest import (
     archived_lines,
@@ -132,7 +132,7 @@ def test_a_refused_event_beside_a_valid_one_is_quarantined_with_the_whole_messag
 def test_a_replayed_quarantine_line_reads_only_its_own_event_of_the_message() -> None:
     """lineage replay hands back the whole message with the index of the event it quarantined: the
     valid sibling, archived the first time, is not read again."""
-    from lambdas.common.ingest import Delivery, LogEvent
+    from lineage_plane.ingest import Delivery, LogEvent
 
     good, bad = example("step-start", 1), example("step-start", 2, attempt="one")
     fixed = {**bad, "attempt": 0}

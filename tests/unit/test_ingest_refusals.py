@@ -1,5 +1,5 @@
 """Refusals the contract's schema alone does not make: a producer's own refusal line (lineage_lib in
-lenient mode) and a valid event whose run-state items DynamoDB would refuse (lambdas.common.state_limits).
+lenient mode) and a valid event whose run-state items DynamoDB would refuse (lineage_plane.state_limits).
 Both are quarantined with a precise reason before anything is written; the rest of the batch goes on."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from lambdas.common.run_state import state_view
-from lambdas.common.state_limits import MAX_SORT_KEY_BYTES, StateRule, state_refusal
 from lineage_lib import contract
 from lineage_lib.contract import Refusal
-from lineage_lib.plane import Quarantine, QuarantineCode
+from lineage_plane.layout import Quarantine, QuarantineCode
+from lineage_plane.run_state import state_view
+from lineage_plane.state_limits import MAX_SORT_KEY_BYTES, StateRule, state_refusal
 from tests.unit.log_shapes import lambda_text
 from tests.unit.test_ingest import (
     archived_lines,

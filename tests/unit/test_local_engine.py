@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from infra import athena_schema
 from lineage_cli.archive import ArchiveNotFoundError
 from lineage_cli.engine import QuerySource, SourceError, UnknownQueryError, open_source
 from lineage_lib import ColumnRef, Dataset
+from lineage_plane import athena_schema
 from tests import archive_support as known
 from tests.archive_support import CUSTOMERS, DAILY, LANDING, RAW, REPORT, SALES_DAILY, SALES_RAW, SCD
 

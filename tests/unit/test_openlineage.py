@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
-from lambdas.glue_bridge.observation import RunKey
-from lambdas.glue_bridge.openlineage import (
+from lineage_lib import contract
+from lineage_lib.contract import MAX_EVENT_BYTES, Field
+from lineage_plane.observation import RunKey
+from lineage_plane.openlineage import (
     MAX_COLUMNS,
     MAX_FIELDS,
     MAX_NAME,
@@ -24,8 +26,6 @@ from lambdas.glue_bridge.openlineage import (
     openlineage_name,
     translate,
 )
-from lineage_lib import contract
-from lineage_lib.contract import MAX_EVENT_BYTES, Field
 from tests.conftest import REPO
 
 EVENTS = REPO / "tests" / "events" / "datazone"

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lineage_lib import contract
-from lineage_lib.plane import (
+from lineage_plane.layout import (
     LINEAGE_GROUP_FILTER_PATTERN,
     SOURCE_FILTER_PATTERN,
     Archive,
@@ -221,7 +221,7 @@ def test_every_platform_state_settles_to_a_ranked_terminal_status() -> None:
 
 
 def test_date_partitions_are_utc_dates() -> None:
-    from lineage_lib.plane import event_date_of, log_date_of
+    from lineage_plane.layout import event_date_of, log_date_of
 
     assert event_date_of("2026-11-20T23:59:59.999Z") == "2026-11-20"
     assert event_date_of("2026-11-21T00:00:00Z") == "2026-11-21"

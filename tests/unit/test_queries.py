@@ -12,10 +12,10 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 from sqlglot.optimizer.qualify import qualify
 
-from infra import athena_schema
-from infra.athena_schema import SavedQuery
 from lineage_lib.contract import EventType
-from lineage_lib.plane import Archive, ObservedTag
+from lineage_plane import athena_schema
+from lineage_plane.athena_schema import SavedQuery
+from lineage_plane.layout import Archive, ObservedTag
 from tests.unit.test_athena_schema import parse_hive_type
 
 QUERIES = athena_schema.saved_queries()
@@ -71,7 +71,7 @@ def test_the_header_says_the_question_the_parameters_and_an_example(query: Saved
     example = " ".join(athena_schema.header_paragraphs(query.sql)["Example"])
     assert "--work-group" in example
     assert "--query-execution-context Database=" in example
-    assert f"file://queries/{query.name}.sql" in example
+    assert f"file://lineage_plane/queries/{query.name}.sql" in example
     assert len(re.findall(r"\"'[^']*'\"", example)) == len(query.parameters), "the example passes each one"
 
 

@@ -9,18 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambdas.common.run_state import ItemKey, fold, reconcile, state_view
-from lambdas.glue_bridge.observation import (
-    GlueRun,
-    RunKey,
-    event_id_of,
-    glue_run_event,
-    lost_run_event,
-    timestamp,
-)
 from lineage_lib import contract
 from lineage_lib.context import detect, glue_run_identity
-from lineage_lib.plane import (
+from lineage_plane.layout import (
     ObservedTag,
     Observer,
     PlatformState,
@@ -29,6 +20,15 @@ from lineage_lib.plane import (
     attempt_sk,
     run_pk,
 )
+from lineage_plane.observation import (
+    GlueRun,
+    RunKey,
+    event_id_of,
+    glue_run_event,
+    lost_run_event,
+    timestamp,
+)
+from lineage_plane.run_state import ItemKey, fold, reconcile, state_view
 from tests.unit.test_run_state import at, ev
 
 PIPELINE, RUN = "orders-daily", "jr_5f1c0e9b2a7d4c3e8f6a1b2c3d4e5f60"

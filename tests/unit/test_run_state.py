@@ -11,7 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lineage_lib as lineage
-from lambdas.common.run_state import (
+from lineage_lib import contract
+from lineage_lib.testing import capture
+from lineage_plane.layout import RunStatus, attempt_sk, run_pk, step_sk
+from lineage_plane.run_state import (
     MAX_DATASET_ID_BYTES,
     MAX_DATASETS_PER_ITEM,
     MAX_STACK_CHARS,
@@ -21,9 +24,6 @@ from lambdas.common.run_state import (
     fold,
     new_progress,
 )
-from lineage_lib import contract
-from lineage_lib.plane import RunStatus, attempt_sk, run_pk, step_sk
-from lineage_lib.testing import capture
 
 PIPELINE = "orders-daily"
 RUN = "jr_5f1c0e9b2a7d4c3e8f6a1b2c3d4e5f60"

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from lambdas.glue_bridge.observation import RunKey, glue_context, observed_event, timestamp
 from lineage_lib import contract
 from lineage_lib.contract import MAX_EVENT_BYTES, EventType, Field
 from lineage_lib.contract import Transformation as T
 from lineage_lib.datasets import glue_table, normalize_dataset_id
 from lineage_lib.errors import LineageConfigError, LineageValidationError
-from lineage_lib.plane import ObservedTag, Observer
+from lineage_plane.layout import ObservedTag, Observer
+from lineage_plane.observation import RunKey, glue_context, observed_event, timestamp
 
 # The contract's limits, as its schema (the one place they are written) states them.
 _DEFS: Final = contract.schema()["$defs"]

@@ -8,7 +8,7 @@
 --
 -- Example: the raw database's tables over the quarter
 --   aws athena start-query-execution --work-group lineage --query-execution-context Database=lineage
---     --query-string file://queries/schema_versions_per_dataset.sql
+--     --query-string file://lineage_plane/queries/schema_versions_per_dataset.sql
 --     --execution-parameters "'2026-09-01'" "'2026-11-21'" "'glue://default/raw_db.%'"
 --
 -- Notes: the version is the source's or target's schema.version, as the job declared it

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from lineage_lib.contract import EventType, Field
-from lineage_lib.plane import (
+from lineage_plane.layout import (
     ObservedTag,
     PlatformState,
     Reconciliation,
@@ -51,7 +51,7 @@ _STEP_STATUS: Final = {
     EventType.STEP_COMPLETE: RunStatus.COMPLETE,
     EventType.STEP_FAIL: RunStatus.FAILED,
 }
-# In a state view, the log event the event came in (lambdas.common.ingest.delivered_as): not the
+# In a state view, the log event the event came in (lineage_plane.ingest.delivered_as): not the
 # event's, so never read by the fold; the store keeps it on the event's marker.
 DELIVERED_AS: Final = RunStateTable.MARKER_DELIVERED_AS
 _COUNTERS: Final = {EventType.READ: "reads", EventType.WRITE: "writes", EventType.TRANSFORM: "transforms"}
@@ -114,7 +114,7 @@ class Progress:
 
     @property
     def reconciliation(self) -> str | None:
-        """lineage_lib.plane.Reconciliation, once the platform reported the end (attempts only)."""
+        """lineage_plane.layout.Reconciliation, once the platform reported the end (attempts only)."""
         if self.platform is None:
             return None
         return reconcile(self.status, self.lineage_events, self.platform.status)

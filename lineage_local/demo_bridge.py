@@ -1,6 +1,6 @@
 """The demo's third part: Glue's own account of the runs, joined to their lineage, on moto.
 
-moto's Glue holds the demo's jobs and their runs as Glue would report them (lineage_cli.local_glue).
+moto's Glue holds the demo's jobs and their runs as Glue would report them (lineage_local.local_glue).
 EventBridge's "Glue Job State Change" event of each ended run goes to the real Glue bridge handler,
 except one, as EventBridge delivery is best effort: the run reconciler's scheduled sweep, an hour
 later, finds that run still "running" in the run state and asks Glue. The demo prints each verdict:
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TextIO
 
-from lineage_cli import local_plane
-from lineage_lib.plane import PlatformState, Reconciliation
+from lineage_local import local_plane
+from lineage_plane.layout import PlatformState, Reconciliation
 
 ROLE: Final = f"arn:aws:iam::{local_plane.LOCAL_ACCOUNT}:role/lineage-demo-glue"
 EXPLAINED: Final = {
@@ -47,7 +47,7 @@ class GlueJobRun:
 
 def record_in_glue(glue: Any, runs: Sequence[GlueJobRun]) -> None:
     """Create the demo's jobs and runs in moto's Glue."""
-    from lineage_cli.local_glue import record_run  # imports moto: only when the demo runs
+    from lineage_local.local_glue import record_run  # imports moto: only when the demo runs
 
     for job_name in dict.fromkeys(run.job_name for run in runs):
         glue.create_job(

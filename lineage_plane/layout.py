@@ -8,7 +8,7 @@ functions, standard library only: ``infra`` imports this module without importin
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import quote, unquote
 
@@ -151,9 +151,7 @@ def sortable_time(timestamp: str) -> str:
 
 def moment_of(event_time: str) -> datetime:
     """An event time (RFC 3339, UTC, Z, 0 to 6 fractional digits) as an aware datetime."""
-    return datetime.strptime(sortable_time(event_time)[:-1], "%Y-%m-%dT%H:%M:%S.%f").replace(
-        tzinfo=timezone.utc
-    )
+    return datetime.strptime(sortable_time(event_time)[:-1], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
 
 
 def event_date_of(event_time: str) -> str:
@@ -163,7 +161,7 @@ def event_date_of(event_time: str) -> str:
 
 def log_date_of(millis: int) -> str:
     """The ``log_date`` partition of a batch: the UTC date of a CloudWatch timestamp (epoch ms)."""
-    return datetime.fromtimestamp(millis / 1000, tz=timezone.utc).date().isoformat()
+    return datetime.fromtimestamp(millis / 1000, tz=UTC).date().isoformat()
 
 
 def event_object_key(event_date: str, pipeline_id: str, batch_id: str) -> str:
@@ -303,7 +301,7 @@ class RunStateTable:
     KIND_STEP: Final = "step"
     KIND_EVENT: Final = "event"
     MARKER_ATTEMPT: Final = "attempt_key"  # on a marker: the attempt item its event was applied to
-    # on a marker: the log event its event was applied from (lambdas.common.ingest.delivered_as), so a
+    # on a marker: the log event its event was applied from (lineage_plane.ingest.delivered_as), so a
     # later delivery of that same log event, batched otherwise, is known as already archived
     MARKER_DELIVERED_AS: Final = "delivered_as"
     # Sparse index of running attempts, ordered by their last event: "what is running now, and what
@@ -340,7 +338,7 @@ class RunStateTable:
     # what lineage alone says (``status`` is the verdict: lineage's, or the platform's once it spoke)
     LINEAGE_STATUS: Final = "lineage_status"
     OBSERVED_EVENT_COUNT: Final = "observed_event_count"  # of event_count: events from observers
-    # what an observer said about the attempt's end (lineage_lib.plane.Observer)
+    # what an observer said about the attempt's end (lineage_plane.layout.Observer)
     # (named as the observed events' tags they come from)
     PLATFORM_STATE: Final = ObservedTag.PLATFORM_STATE
     PLATFORM_STATUS: Final = "platform_status"

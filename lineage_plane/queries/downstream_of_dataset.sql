@@ -8,7 +8,7 @@
 --
 -- Example: what the seed job's input fed during one week
 --   aws athena start-query-execution --work-group lineage --query-execution-context Database=lineage
---     --query-string file://queries/downstream_of_dataset.sql
+--     --query-string file://lineage_plane/queries/downstream_of_dataset.sql
 --     --execution-parameters "'2026-11-15'" "'2026-11-21'" "'glue://default/raw_db.orders_raw'"
 --
 -- Notes: an edge is the contract's rule (schemas/README.md): within one step of one run attempt,

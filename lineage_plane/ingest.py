@@ -5,7 +5,7 @@ batch's log messages (several per message when a job printed them in one write: 
 exactly one place, and ``Counts`` proves it, over events rather than messages: archived (a valid
 event, under ``events/``), quarantined (looked like lineage but was refused, under ``quarantine/``
 with the original message and the reason) or ignored (a message without lineage). Archived lines
-are the producer's JSON text with an ``ingest`` object appended (lineage_lib.plane.Ingest), so the
+are the producer's JSON text with an ``ingest`` object appended (lineage_plane.layout.Ingest), so the
 event itself is kept byte for byte; ``ingest.log_event_id`` and ``ingest.event_index`` name the log
 event and the event's place in its message.
 """
@@ -21,13 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from lambdas.common.archive import ArchiveObject
-from lambdas.common.extract import Found, find_events
-from lambdas.common.refusals import Refusals, reason, state_reason
-from lambdas.common.run_state import DELIVERED_AS, state_view
-from lambdas.common.state_limits import state_refusal
 from lineage_lib.contract import Field
-from lineage_lib.plane import (
+from lineage_plane.archive_object import ArchiveObject
+from lineage_plane.extract import Found, find_events
+from lineage_plane.layout import (
     Archive,
     Ingest,
     Quarantine,
@@ -37,6 +34,9 @@ from lineage_lib.plane import (
     log_date_of,
     quarantine_object_key,
 )
+from lineage_plane.refusals import Refusals, reason, state_reason
+from lineage_plane.run_state import DELIVERED_AS, state_view
+from lineage_plane.state_limits import state_refusal
 
 _dumps: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 # The quarantine object of events that DynamoDB refused after the batch was archived (Validator).

@@ -6,7 +6,7 @@
 --
 -- Example: the last seven days
 --   aws athena start-query-execution --work-group lineage --query-execution-context Database=lineage
---     --query-string file://queries/lineage_gaps.sql
+--     --query-string file://lineage_plane/queries/lineage_gaps.sql
 --     --execution-parameters "'2026-11-15'" "'2026-11-21'"
 --
 -- Notes: events the plane's observers wrote (the Glue bridge, the run reconciler, DataZone) carry the

@@ -3,14 +3,14 @@
 The contract bounds what the run state must hold (integers within int64, strings without lone
 surrogates: schemas/README.md), but some limits are not the contract's to state: DynamoDB measures
 keys in UTF-8 bytes, JSON Schema lengths in characters. An event whose items DynamoDB would refuse is
-quarantined (lineage_lib.plane.QuarantineCode.RUN_STATE_REFUSED) before the batch is archived, rather
+quarantined (lineage_plane.layout.QuarantineCode.RUN_STATE_REFUSED) before the batch is archived, rather
 than failing the batch's run-state write on every retry. Pure: the check builds the keys the store
-would write (lambdas.common.run_state) and looks at every value of the event's state view.
+would write (lineage_plane.run_state) and looks at every value of the event's state view.
 
 DynamoDB's limits (developer guide, "Service, account, and table quotas"): a partition key of at
 most 2048 bytes, a sort key of at most 1024 bytes (an index's keys too), numbers of at most 38
 significant digits (boto3's serializer refuses a longer integer outright), strings in UTF-8. Item
-size (400 KB) is bounded by the fold's caps (lambdas.common.run_state), not per event.
+size (400 KB) is bounded by the fold's caps (lineage_plane.run_state), not per event.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from lambdas.common.run_state import index_sort_key, keys_of
 from lineage_lib.contract import Field
+from lineage_plane.run_state import index_sort_key, keys_of
 
 MAX_PARTITION_KEY_BYTES: Final = 2048
 MAX_SORT_KEY_BYTES: Final = 1024

@@ -6,7 +6,7 @@
 --
 -- Example: after the EventsQuarantined alarm fired today
 --   aws athena start-query-execution --work-group lineage --query-execution-context Database=lineage
---     --query-string file://queries/quarantined_by_reason.sql
+--     --query-string file://lineage_plane/queries/quarantined_by_reason.sql
 --     --execution-parameters "'2026-11-21'" "'2026-11-21'"
 --
 -- Notes: log_date is the UTC date of the delivering batch's first log event. A line counts once

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from lineage_lib.plane import SOURCE_FILTER_PATTERN, FunctionEnv, RunStateTable, SubscriptionMessage
+from lineage_plane.layout import SOURCE_FILTER_PATTERN, FunctionEnv, RunStateTable, SubscriptionMessage
 
 LOCAL_ACCOUNT: Final = "123456789012"  # moto's default account
 LOCAL_REGION: Final = "eu-west-1"
@@ -86,7 +86,7 @@ class LambdaContext:
 
 
 def run_state_table_spec(name: str) -> dict[str, Any]:
-    """CreateTable arguments of the run-state table, from the layout in lineage_lib.plane."""
+    """CreateTable arguments of the run-state table, from the layout in lineage_plane.layout."""
     t = RunStateTable
     attributes = [t.PK, t.SK, t.ACTIVE_PK, t.ACTIVE_SK, t.PIPELINE_PK, t.PIPELINE_SK]
 

@@ -2,7 +2,7 @@
 
 Pure (no ``aws_cdk``), so the unit tests read the same facts the construct (``infra/query.py``)
 deploys. Columns come from the event contract (``lineage_lib.contract.schema``), the ``ingest``
-object and the quarantine lines from ``lineage_lib.plane``: a field added to the schema becomes a
+object and the quarantine lines from ``lineage_plane.layout``: a field added to the schema becomes a
 column at the next deployment, and nothing here repeats a field name.
 
 Type strings are the Glue Data Catalog's (Hive's) spelling, ``struct<id:string,...>``, without
@@ -18,11 +18,12 @@ import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
 from lineage_lib.contract import CURRENT_VERSION, schema
-from lineage_lib.plane import Archive, Ingest, Quarantine
+from lineage_plane.layout import Archive, Ingest, Quarantine
 
 # --- Tables ----------------------------------------------------------------------------------------
 
@@ -132,7 +133,7 @@ def event_columns(version: str = CURRENT_VERSION) -> tuple[Column, ...]:
 
 
 def ingest_fields() -> tuple[str, ...]:
-    """The ``ingest`` object's fields, in the order lineage_lib.plane.Ingest declares them."""
+    """The ``ingest`` object's fields, in the order lineage_plane.layout.Ingest declares them."""
     return tuple(
         value
         for name, value in vars(Ingest).items()
@@ -193,7 +194,7 @@ def date_projection(name: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class TableSpec:
     """One Glue table over an archive prefix. ``located_by`` are the partitions in its
-    ``storage.location.template`` (Hive-style folders, as lineage_lib.plane builds the keys)."""
+    ``storage.location.template`` (Hive-style folders, as lineage_plane.layout builds the keys)."""
 
     name: str
     description: str
@@ -252,7 +253,8 @@ def table_specs() -> tuple[TableSpec, ...]:
 
 # --- Saved queries ----------------------------------------------------------------------------------
 
-QUERIES_DIR: Final = Path(__file__).resolve().parent.parent / "queries"
+# Package data of the core: the same files in a clone, an editable install and the tool wheel.
+QUERIES_DIR: Final = Path(str(resources.files("lineage_plane") / "queries"))
 _PARAMETER: Final = re.compile(r"^(\d+)\. (.+)$")
 
 

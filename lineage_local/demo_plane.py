@@ -3,10 +3,10 @@
 What the Glue job runs printed is written to a CloudWatch Logs group as Glue would write it (one log
 stream per job run, with Glue's own lines around the lineage), beside a stream from an old producer
 whose lines cannot be accepted. The subscription's filter pattern selects the lines, the real
-validator handler receives them as subscription payloads (lineage_cli.local_plane), and the demo
+validator handler receives them as subscription payloads (lineage_local.local_plane), and the demo
 shows what landed in the S3 archive and the DynamoDB run state, then redelivers everything to show
 that a retry changes nothing. In between, Glue's own account of the runs joins their lineage
-(lineage_cli.demo_bridge: the Glue bridge and the run reconciler).
+(lineage_local.demo_bridge: the Glue bridge and the run reconciler).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from lineage_cli import demo_bridge, demo_folder, local_plane
-from lineage_cli.demo_bridge import GlueJobRun
-from lineage_lib.plane import (
+from lineage_local import demo_bridge, demo_folder, local_plane
+from lineage_local.demo_bridge import GlueJobRun
+from lineage_plane.layout import (
     GLUE_OUTPUT_LOG_GROUP,
     SOURCE_FILTER_PATTERN,
     Archive,
@@ -47,7 +47,7 @@ OLD_PRODUCER_LINES: Final = (
 def run(runs: Sequence[GlueJobRun], out: TextIO, keep: Path | None = None) -> dict[str, int]:
     """Ingest the runs' output on a local plane, join Glue's account of them, and report; the totals
     (the validator's first delivery, and the bridge's and reconciler's metrics). ``keep``: a folder to
-    copy the archive and the run-state table's items into, at the end (lineage_cli.demo_folder)."""
+    copy the archive and the run-state table's items into, at the end (lineage_local.demo_folder)."""
     try:
         import boto3
         from moto import mock_aws

@@ -9,7 +9,7 @@
 --
 -- Example: every pipeline, the last three days
 --   aws athena start-query-execution --work-group lineage --query-execution-context Database=lineage
---     --query-string file://queries/incomplete_runs.sql
+--     --query-string file://lineage_plane/queries/incomplete_runs.sql
 --     --execution-parameters "'2026-11-19'" "'2026-11-21'" "'%'"
 --
 -- Notes: only the job's own events count as its lineage; an end the platform reported (an event the

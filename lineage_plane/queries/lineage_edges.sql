@@ -10,7 +10,7 @@
 --
 -- Example: the graph of the last seven days, as it stands now
 --   aws athena start-query-execution --work-group lineage --query-execution-context Database=lineage
---     --query-string file://queries/lineage_edges.sql
+--     --query-string file://lineage_plane/queries/lineage_edges.sql
 --     --execution-parameters "'2026-11-15'" "'2026-11-21'" "'9999-12-31T23:59:59Z'"
 --
 -- Notes: the contract's rule (schemas/README.md): within one step of one run attempt, every dataset

@@ -9,7 +9,7 @@
 --
 -- Example: where orders_daily.revenue came from this month
 --   aws athena start-query-execution --work-group lineage --query-execution-context Database=lineage
---     --query-string file://queries/column_origin.sql
+--     --query-string file://lineage_plane/queries/column_origin.sql
 --     --execution-parameters "'2026-11-01'" "'2026-11-21'"
 --     "'glue://default/analytics_db.orders_daily'" "'revenue'"
 --

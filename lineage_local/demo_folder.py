@@ -1,7 +1,7 @@
 """The folder ``lineage demo --archive-out DIR`` leaves: the local plane's archive and run state, kept.
 
 ``DIR/events/...`` and ``DIR/quarantine/...`` are the S3 archive's objects under their keys (the layout
-of lineage_lib.plane.Archive, byte for byte), so every ``--archive DIR`` question of the README can be
+of lineage_plane.layout.Archive, byte for byte), so every ``--archive DIR`` question of the README can be
 asked of them; ``DIR/run-state.json`` holds the run-state table's items (lineage_cli.run_state_file),
 which ``lineage runs --archive DIR`` reads; ``DIR/.lineage-demo`` marks the folder as the demo's.
 

@@ -3,7 +3,7 @@
 In order: a line that does not parse; a producer's own refusal (lineage_lib in lenient mode wrote
 a ``producer_refusal`` line instead of an event it could not emit: lineage_lib.contract.Refusal); no
 schema version, or one this validator does not know; over the contract's size; a schema violation;
-valid, but holding what DynamoDB cannot store in the run state (lambdas.common.state_limits).
+valid, but holding what DynamoDB cannot store in the run state (lineage_plane.state_limits).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from lambdas.common.extract import Found
-from lambdas.common.state_limits import StateRefusal
 from lineage_lib import contract
 from lineage_lib._schema_compiler import SchemaViolation
 from lineage_lib.contract import Field, Refusal
-from lineage_lib.plane import Quarantine, QuarantineCode
+from lineage_plane.extract import Found
+from lineage_plane.layout import Quarantine, QuarantineCode
+from lineage_plane.state_limits import StateRefusal
 
 # jsonschema's best_match costs ~0.8 ms per refused event: a batch of nothing but schema violations
 # would outlast the function's timeout. The first ones of a batch get its precise reason; the rest
