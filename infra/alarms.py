@@ -22,7 +22,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from lineage_plane.layout import BridgeMetrics, ValidatorMetrics
+from lineage_plane.functions import BridgeMetrics, ValidatorMetrics
 
 PERIOD = Duration.minutes(5)
 SERVICE_DIMENSION = "service"  # Powertools Metrics' default dimension: the function's service name

@@ -22,7 +22,8 @@ from constructs import Construct
 
 from infra.functions import PlaneFunction
 from infra.lineage_lib_layer import LineageLibLayer
-from lineage_plane.layout import LINEAGE_GROUP_FILTER_PATTERN, SOURCE_FILTER_PATTERN, FunctionEnv
+from lineage_plane.functions import FunctionEnv
+from lineage_plane.layout import LINEAGE_GROUP_FILTER_PATTERN, SOURCE_FILTER_PATTERN
 
 VALIDATOR: str = "validator"  # the function's name in the assets and its Powertools service name
 

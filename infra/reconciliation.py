@@ -3,7 +3,7 @@
 Two functions of the same code (lambdas/glue_bridge), each a PlaneFunction:
 
 - the Glue bridge, on Glue's own account of every job run's end: an EventBridge rule on the default
-  bus matches ``Glue Job State Change`` events in a terminal state (lineage_plane.layout.PlatformState);
+  bus matches ``Glue Job State Change`` events in a terminal state (lineage_plane.run_table.PlatformState);
 - the run reconciler, every few minutes: it sweeps the run-state table's index of running attempts
   for those silent for too long, and asks the platform about them (or, with no platform to ask,
   closes them as expired).
@@ -41,7 +41,8 @@ from infra.archive import LineageArchive
 from infra.functions import PlaneFunction
 from infra.lineage_lib_layer import LineageLibLayer
 from infra.run_state_table import RunStateTable
-from lineage_plane.layout import FunctionEnv, PlatformState
+from lineage_plane.functions import FunctionEnv
+from lineage_plane.run_table import PlatformState
 
 GLUE_BRIDGE: Final = "glue_bridge"  # the functions' names in the assets and their Powertools service names
 RUN_RECONCILER: Final = "run_reconciler"

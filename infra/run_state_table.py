@@ -1,4 +1,4 @@
-"""The run-state table: DynamoDB, laid out by lineage_plane.layout.RunStateTable (names written once).
+"""The run-state table: DynamoDB, laid out by lineage_plane.run_table.RunStateTable (names written once).
 
 lineage_local.local_plane.run_state_table_spec() creates the same table in moto; the tests compare the
 two, so a key or an index cannot change in one place only.
@@ -14,7 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from lineage_plane.layout import RunStateTable as Layout
+from lineage_plane.run_table import RunStateTable as Layout
 
 # (index name, partition key, sort key) of the global secondary indexes, as the layout defines them.
 INDEXES: Final = (

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from lineage_cli.exits import UsageError
 from lineage_cli.runs import SCAN_FILTERS, attempt_row, silent_minutes
-from lineage_plane.layout import RunStateTable
+from lineage_plane.run_table import RunStateTable
 
 T = RunStateTable
 FILE_NAME: Final = "run-state.json"

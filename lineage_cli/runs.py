@@ -1,6 +1,6 @@
 """``lineage runs``: what is running, what ended badly and what left no lineage, from the run-state table.
 
-Every view reads attempt items (one per run attempt, lineage_plane.layout.RunStateTable) and nothing else:
+Every view reads attempt items (one per run attempt, lineage_plane.run_table.RunStateTable) and nothing else:
 
 * ``--active``: one Query on the sparse ``active-runs`` index (attempts still RUNNING, ordered by their
   last event), so the longest silent come first, with how many minutes they have been silent.
@@ -34,7 +34,8 @@ from lineage_cli.exits import EXIT_OK, EXIT_USAGE, UsageError
 from lineage_cli.progress import Progress, ProgressCallback
 from lineage_cli.runs_table import table_text
 from lineage_lib import env
-from lineage_plane.layout import Reconciliation, RunStateTable, RunStatus, moment_of
+from lineage_plane.layout import moment_of
+from lineage_plane.run_table import Reconciliation, RunStateTable, RunStatus
 
 T = RunStateTable
 TABLE_ENV: Final = env.CLI_RUN_STATE_TABLE

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from lineage_lib.contract import Field
-from lineage_plane.layout import RunStateTable
+from lineage_plane.run_table import RunStateTable
 
 T = RunStateTable
 

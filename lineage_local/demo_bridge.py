@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TextIO
 
 from lineage_local import local_plane
-from lineage_plane.layout import PlatformState, Reconciliation
+from lineage_plane.run_table import PlatformState, Reconciliation
 
 ROLE: Final = f"arn:aws:iam::{local_plane.LOCAL_ACCOUNT}:role/lineage-demo-glue"
 EXPLAINED: Final = {

@@ -29,9 +29,9 @@ from lineage_plane.layout import (
     SOURCE_FILTER_PATTERN,
     Archive,
     Quarantine,
-    RunStateTable,
     partitions_of,
 )
+from lineage_plane.run_table import RunStateTable
 
 LOG_GROUP: Final = GLUE_OUTPUT_LOG_GROUP
 BUCKET: Final = "lineage-archive-local"

@@ -20,7 +20,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from lineage_plane.layout import SOURCE_FILTER_PATTERN, FunctionEnv, RunStateTable, SubscriptionMessage
+from lineage_plane.functions import FunctionEnv
+from lineage_plane.layout import SOURCE_FILTER_PATTERN, SubscriptionMessage
+from lineage_plane.run_table import RunStateTable
 
 LOCAL_ACCOUNT: Final = "123456789012"  # moto's default account
 LOCAL_REGION: Final = "eu-west-1"

@@ -22,7 +22,8 @@ from typing import Any, Final
 from lineage_lib.context import glue_run_identity
 from lineage_lib.contract import CURRENT_VERSION, EventType, Field, Platform
 from lineage_lib.version import __version__
-from lineage_plane.layout import ObservedTag, Observer, PlatformState, Reconciliation, moment_of
+from lineage_plane.layout import moment_of
+from lineage_plane.run_table import ObservedTag, Observer, PlatformState, Reconciliation
 
 # uuid5(NAMESPACE_URL, "urn:lineage-plane:observation"): the namespace of every observed event's id.
 OBSERVATION_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "urn:lineage-plane:observation")
@@ -142,7 +143,7 @@ def glue_run_event(
     """The end of a Glue run attempt as Glue reports it: RUN_COMPLETE, RUN_FAIL or RUN_ABORT.
 
     ``ended_at`` is used when Glue gives no CompletedOn (the state-change event's time); ``verdict``
-    is the observer's reading of the lineage at the time (lineage_plane.layout.Reconciliation).
+    is the observer's reading of the lineage at the time (lineage_plane.run_table.Reconciliation).
     """
     state = run.state
     event_type = _EVENT_TYPE.get(state, EventType.RUN_FAIL)

@@ -24,8 +24,8 @@ from lineage_lib.contract import MAX_EVENT_BYTES, EventType, Field
 from lineage_lib.contract import Transformation as T
 from lineage_lib.datasets import glue_table, normalize_dataset_id
 from lineage_lib.errors import LineageConfigError, LineageValidationError
-from lineage_plane.layout import ObservedTag, Observer
 from lineage_plane.observation import RunKey, glue_context, observed_event, timestamp
+from lineage_plane.run_table import ObservedTag, Observer
 
 # The contract's limits, as its schema (the one place they are written) states them.
 _DEFS: Final = contract.schema()["$defs"]

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from lineage_lib.contract import EventType, Field
-from lineage_plane.layout import (
+from lineage_plane.layout import sortable_time
+from lineage_plane.run_table import (
     ObservedTag,
     PlatformState,
     Reconciliation,
@@ -29,7 +30,6 @@ from lineage_plane.layout import (
     RunStatus,
     attempt_sk,
     run_pk,
-    sortable_time,
     step_sk,
 )
 
@@ -114,7 +114,7 @@ class Progress:
 
     @property
     def reconciliation(self) -> str | None:
-        """lineage_plane.layout.Reconciliation, once the platform reported the end (attempts only)."""
+        """lineage_plane.run_table.Reconciliation, once the platform reported the end (attempts only)."""
         if self.platform is None:
             return None
         return reconcile(self.status, self.lineage_events, self.platform.status)

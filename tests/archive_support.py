@@ -37,7 +37,7 @@ from typing import Any, Final
 from lineage_lib import ColumnLineage, Dataset, glue_table, s3
 from lineage_lib.contract import CURRENT_VERSION, EventType, Field, validate
 from lineage_plane.ingest import Delivery, LogEvent, ingest
-from lineage_plane.layout import ObservedTag, Observer, PlatformState
+from lineage_plane.run_table import ObservedTag, Observer, PlatformState
 
 ACCOUNT: Final = "123456789012"
 REGION: Final = "eu-west-1"

@@ -32,7 +32,8 @@ from lineage_lib.contract import Field
 from lineage_lib.version import __version__
 from lineage_plane.archive_object import ArchiveObject
 from lineage_plane.ingest import Delivery, LogEvent, Outcome, ingest, unreadable_object
-from lineage_plane.layout import Observer, moment_of
+from lineage_plane.layout import moment_of
+from lineage_plane.run_table import Observer
 
 
 @dataclass
@@ -137,7 +138,7 @@ class Validator:
 def observed_delivery(
     events: Sequence[Mapping[str, Any]], *, observer: str, account: str, stream: str
 ) -> Delivery:
-    """Events an observer of the plane wrote (lineage_plane.layout.Observer), as a delivery that the
+    """Events an observer of the plane wrote (lineage_plane.run_table.Observer), as a delivery that the
     validator's ingest takes like any other: read from log group ``lineage-plane/<observer>``, one log
     event per event, named by its event id and timed by its event time, so that the same events
     always make the same batch (and archive keys)."""

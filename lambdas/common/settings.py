@@ -1,4 +1,4 @@
-"""The validator's configuration, read once from its environment (names: lineage_plane.layout.FunctionEnv)."""
+"""The validator's configuration, read once from its environment (names: functions.FunctionEnv)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from lambdas.common.errors import SettingsError
-from lineage_plane.layout import FunctionEnv
+from lineage_plane.functions import FunctionEnv
 
 DEFAULT_DEDUP_TTL_DAYS: Final = 35
 

@@ -15,8 +15,8 @@ from typing import Any, Final
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from lineage_lib.contract import Field
-from lineage_plane.layout import RunStateTable, RunStatus
 from lineage_plane.run_state import PlatformEnd, Progress, index_sort_key
+from lineage_plane.run_table import RunStateTable, RunStatus
 
 T = RunStateTable
 # Attribute names this store owns on attempt and step items; any other attribute (written by the Glue

@@ -36,8 +36,9 @@ from lambdas.common.errors import RunStateConflictError
 from lambdas.common.state_chunks import chunks, fold_into, keys, order
 from lambdas.common.state_items import Stored, from_item, to_item
 from lineage_lib.contract import Field
-from lineage_plane.layout import EVENT_MARKER_SK, RunStateTable, event_marker_pk, sortable_time
+from lineage_plane.layout import sortable_time
 from lineage_plane.run_state import DELIVERED_AS, ItemKey, Progress, keys_of
+from lineage_plane.run_table import EVENT_MARKER_SK, RunStateTable, event_marker_pk
 
 __all__ = ["ApplyResult", "Delivered", "RunStateStore", "Stored"]
 

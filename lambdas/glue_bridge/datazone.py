@@ -18,7 +18,7 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from lambdas.common.errors import PlaneError
-from lineage_plane.layout import FunctionEnv
+from lineage_plane.functions import FunctionEnv
 from lineage_plane.observation import RunKey, timestamp
 from lineage_plane.openlineage import DataZoneReading, as_utc, dig, is_glue_job, translate
 

@@ -1,7 +1,7 @@
 """Lambda entry point of the Glue bridge, invoked by the EventBridge rule on "Glue Job State Change".
 
 Thin: Powertools' EventBridgeEvent reads the envelope, lambdas.glue_bridge.service does the work,
-and the verdicts become EMF metrics (names: lineage_plane.layout.BridgeMetrics): LineageGaps, watched by
+and the verdicts become EMF metrics (names: lineage_plane.functions.BridgeMetrics): LineageGaps, watched by
 the stack's alarm, counts runs Glue ran that left no lineage at all. Settings and AWS clients are made
 on the first invocation, not at import.
 """
@@ -22,7 +22,8 @@ from lambdas.common.service import Validator
 from lambdas.glue_bridge.glue import GlueRuns, GlueStateChange
 from lambdas.glue_bridge.service import GlueBridge, Observation
 from lambdas.glue_bridge.settings import BridgeSettings
-from lineage_plane.layout import BridgeMetrics, Reconciliation
+from lineage_plane.functions import BridgeMetrics
+from lineage_plane.run_table import Reconciliation
 
 logger = Logger()
 metrics = Metrics(namespace=BridgeMetrics.NAMESPACE)

@@ -2,7 +2,7 @@
 
 Thin: lambdas.glue_bridge.sweep does the work, with the Glue bridge's own collaborators (so that a
 Glue run is recorded the same way whichever of the two sees its end first); the outcome becomes EMF
-metrics (names: lineage_plane.layout.BridgeMetrics), gaps included.
+metrics (names: lineage_plane.functions.BridgeMetrics), gaps included.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.glue_bridge import handler as bridge_handler
 from lambdas.glue_bridge.sweep import RunReconciler, SweepReport
-from lineage_plane.layout import BridgeMetrics
+from lineage_plane.functions import BridgeMetrics
 
 logger = Logger()
 metrics = Metrics(namespace=BridgeMetrics.NAMESPACE)

@@ -21,9 +21,9 @@ from lambdas.common.service import Report, Validator, observed_delivery
 from lambdas.common.state_store import RunStateStore
 from lambdas.glue_bridge.glue import GlueRunNotFoundError, GlueRuns, GlueStateChange
 from lineage_lib.contract import Field
-from lineage_plane.layout import Observer, PlatformState, Reconciliation, attempt_sk, run_pk
 from lineage_plane.observation import GlueRun, RunKey, glue_run_event
 from lineage_plane.run_state import ItemKey, reconcile
+from lineage_plane.run_table import Observer, PlatformState, Reconciliation, attempt_sk, run_pk
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class Observation:
     job_run_id: str
     state: str
     key: RunKey | None = None
-    verdict: str | None = None  # lineage_plane.layout.Reconciliation, as seen when recorded
+    verdict: str | None = None  # lineage_plane.run_table.Reconciliation, as seen when recorded
     new: bool = False  # False: a replay of an observation already applied
     found: bool = True  # False: Glue had no record of the run
     platform_lineage_events: int = 0

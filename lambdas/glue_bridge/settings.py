@@ -1,5 +1,5 @@
 """The Glue bridge's and the run reconciler's configuration, read once from their environment
-(names: lineage_plane.layout.FunctionEnv): the validator's settings, and their own."""
+(names: lineage_plane.functions.FunctionEnv): the validator's settings, and their own."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Final
 
 from lambdas.common.errors import SettingsError
 from lambdas.common.settings import Settings
-from lineage_plane.layout import FunctionEnv
+from lineage_plane.functions import FunctionEnv
 
 DEFAULT_SILENT_MINUTES: Final = 60
 DEFAULT_MAX_RUN_MINUTES: Final = 1440

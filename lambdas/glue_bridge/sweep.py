@@ -29,9 +29,10 @@ from lambdas.common.state_store import RunStateStore
 from lambdas.glue_bridge.glue import GlueRunNotFoundError
 from lambdas.glue_bridge.service import GlueBridge, Observation
 from lineage_lib.contract import Field, Platform
-from lineage_plane.layout import Observer, PlatformState, moment_of
+from lineage_plane.layout import moment_of
 from lineage_plane.observation import RunKey, lost_run_event, timestamp
 from lineage_plane.run_state import Progress
+from lineage_plane.run_table import Observer, PlatformState
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Lambda entry point of the validator, invoked by CloudWatch Logs subscription filters.
 
 Thin: Powertools decodes the payload (base64, gzip, JSON), lambdas.common.service does the work,
-and the counts become EMF metrics (names: lineage_plane.layout.ValidatorMetrics) that the stack's
+and the counts become EMF metrics (names: lineage_plane.functions.ValidatorMetrics) that the stack's
 alarms watch. Settings and AWS clients are made on the first invocation, not at import.
 
 A payload that is not a subscription's (not base64, gzip or JSON, or without its fields) is an
@@ -28,8 +28,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lambdas.common.errors import UnreadableDeliveryError
 from lambdas.common.service import Report, Validator
 from lambdas.common.settings import Settings
+from lineage_plane.functions import ValidatorMetrics
 from lineage_plane.ingest import Delivery, LogEvent
-from lineage_plane.layout import Archive, SubscriptionMessage, ValidatorMetrics
+from lineage_plane.layout import Archive, SubscriptionMessage
 
 logger = Logger()
 metrics = Metrics(namespace=ValidatorMetrics.NAMESPACE)

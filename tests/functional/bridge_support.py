@@ -19,7 +19,7 @@ from lambdas.glue_bridge import handler as bridge_handler
 from lambdas.glue_bridge import reconciler as reconciler_handler
 from lineage_local.local_glue import record_run
 from lineage_local.local_plane import LOCAL_REGION, LambdaContext, emf_totals
-from lineage_plane.layout import RunStateTable, attempt_sk, run_pk
+from lineage_plane.run_table import RunStateTable, attempt_sk, run_pk
 from tests.conftest import REPO
 from tests.functional.validator_support import Plane, glue_payload, local_plane, log_events
 

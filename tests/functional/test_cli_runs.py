@@ -20,9 +20,9 @@ from lineage_cli import runs
 from lineage_cli.exits import EXIT_OK, EXIT_USAGE
 from lineage_lib.contract import Field
 from lineage_local.local_plane import LOCAL_REGION, run_state_table_spec
-from lineage_plane.layout import Observer
 from lineage_plane.observation import GlueRun, glue_run_event
 from lineage_plane.run_state import state_view
+from lineage_plane.run_table import Observer
 from tests.functional.validator_support import (
     TABLE,
     completed_glue_run,

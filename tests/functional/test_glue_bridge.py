@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from lineage_lib import contract
-from lineage_plane.layout import (
-    BridgeMetrics,
+from lineage_plane.functions import BridgeMetrics
+from lineage_plane.run_table import (
     ObservedTag,
     Observer,
     PlatformState,

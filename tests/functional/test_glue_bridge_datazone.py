@@ -15,14 +15,8 @@ from botocore.stub import Stubber
 from lambdas.glue_bridge import handler as bridge_handler
 from lambdas.glue_bridge.datazone import DataZoneAccessError, DataZoneLineage
 from lineage_lib import contract
-from lineage_plane.layout import (
-    BridgeMetrics,
-    ObservedTag,
-    Observer,
-    PlatformState,
-    Reconciliation,
-    RunStateTable,
-)
+from lineage_plane.functions import BridgeMetrics
+from lineage_plane.run_table import ObservedTag, Observer, PlatformState, Reconciliation, RunStateTable
 from tests.functional.bridge_support import ACCOUNT, BridgePlane, bridge_plane, metric_total, state_change
 from tests.unit.test_datazone import (
     DOMAIN,

@@ -16,7 +16,8 @@ from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 from moto import mock_aws
 
 from lineage_local import local_plane
-from lineage_plane.layout import SOURCE_FILTER_PATTERN, RunStateTable, SubscriptionMessage
+from lineage_plane.layout import SOURCE_FILTER_PATTERN, SubscriptionMessage
+from lineage_plane.run_table import RunStateTable
 
 GROUP = "/aws-glue/jobs/output"
 

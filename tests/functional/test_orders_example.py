@@ -130,7 +130,7 @@ def test_demo_ends_by_asking_its_archive_where_revenue_came_from_and_what_is_dow
 
 
 def test_demo_leaves_no_plane_settings_behind() -> None:
-    from lineage_plane.layout import FunctionEnv
+    from lineage_plane.functions import FunctionEnv
 
     before = {
         name: os.environ.get(name) for name in (FunctionEnv.ARCHIVE_BUCKET, FunctionEnv.RUN_STATE_TABLE)

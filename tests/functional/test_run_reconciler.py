@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from lineage_plane.layout import (
+from lineage_plane.run_table import (
     ObservedTag,
     Observer,
     PlatformState,

@@ -18,8 +18,8 @@ from moto import mock_aws
 from lambdas.common.state_store import RunStateStore
 from lineage_lib.contract import EventType, Field
 from lineage_local.local_plane import LOCAL_REGION, run_state_table_spec
-from lineage_plane.layout import RunStateTable
 from lineage_plane.run_state import fold
+from lineage_plane.run_table import RunStateTable
 from tests.functional.test_run_state_store import NOW, TTL_SECONDS, run_items, table
 from tests.functional.validator_support import TABLE, retried_glue_run, state_of, state_of_progress
 

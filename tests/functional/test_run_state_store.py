@@ -22,8 +22,8 @@ from lambdas.common.state_store import ApplyResult, RunStateStore
 from lineage_lib.contract import Field
 from lineage_lib.testing import capture
 from lineage_local.local_plane import LOCAL_REGION, run_state_table_spec
-from lineage_plane.layout import RunStateTable, attempt_sk, run_pk
 from lineage_plane.run_state import fold
+from lineage_plane.run_table import RunStateTable, attempt_sk, run_pk
 from tests.functional.validator_support import (
     DAILY,
     RAW,

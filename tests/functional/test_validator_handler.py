@@ -26,17 +26,9 @@ from lineage_local.local_plane import (
     control_message_payload,
     subscription_payload,
 )
-from lineage_plane.layout import (
-    Archive,
-    FunctionEnv,
-    Ingest,
-    Quarantine,
-    QuarantineCode,
-    RunStateTable,
-    ValidatorMetrics,
-    partitions_of,
-    run_pk,
-)
+from lineage_plane.functions import FunctionEnv, ValidatorMetrics
+from lineage_plane.layout import Archive, Ingest, Quarantine, QuarantineCode, partitions_of
+from lineage_plane.run_table import RunStateTable, run_pk
 from tests.functional.validator_support import (
     ARCHIVED,
     IGNORED,

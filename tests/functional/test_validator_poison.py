@@ -14,8 +14,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from lineage_lib.contract import EventType, Field
-from lineage_plane.layout import Archive, Ingest, Quarantine, QuarantineCode, RunStateTable, ValidatorMetrics
+from lineage_plane.functions import ValidatorMetrics
+from lineage_plane.layout import Archive, Ingest, Quarantine, QuarantineCode
 from lineage_plane.run_state import fold
+from lineage_plane.run_table import RunStateTable
 from tests.functional.validator_support import (
     Plane,
     emf_metrics,

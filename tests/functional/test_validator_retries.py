@@ -25,13 +25,10 @@ from lineage_lib.contract import Field
 from lineage_local.local_plane import (
     LOCAL_REGION,
 )
-from lineage_plane.layout import (
-    Ingest,
-    RunStateTable,
-    ValidatorMetrics,
-    run_pk,
-)
+from lineage_plane.functions import ValidatorMetrics
+from lineage_plane.layout import Ingest
 from lineage_plane.run_state import fold
+from lineage_plane.run_table import RunStateTable, run_pk
 from tests.conftest import SCHEMAS
 from tests.functional.validator_support import (
     BUCKET,

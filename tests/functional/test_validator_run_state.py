@@ -14,11 +14,8 @@ from lineage_lib.sinks.cloudwatch import epoch_millis
 from lineage_local.local_plane import (
     deliver,
 )
-from lineage_plane.layout import (
-    RunStateTable,
-    run_pk,
-    sortable_time,
-)
+from lineage_plane.layout import sortable_time
+from lineage_plane.run_table import RunStateTable, run_pk
 from tests.functional.validator_support import (
     GLUE_OUTPUT,
     Plane,

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from lineage_plane.layout import Archive, Quarantine, QuarantineCode, ValidatorMetrics, partitions_of
+from lineage_plane.functions import ValidatorMetrics
+from lineage_plane.layout import Archive, Quarantine, QuarantineCode, partitions_of
 from tests.functional.validator_support import MIXED, Plane, emf_metrics, load_data
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")

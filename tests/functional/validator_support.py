@@ -34,8 +34,9 @@ from lineage_lib.contract import Field
 from lineage_lib.sinks.cloudwatch import epoch_millis
 from lineage_lib.testing import Captured, capture
 from lineage_local.local_plane import LOCAL_REGION, LambdaContext, provision, subscription_payload
-from lineage_plane.layout import GLUE_OUTPUT_LOG_GROUP, Ingest, QuarantineCode, RunStateTable
+from lineage_plane.layout import GLUE_OUTPUT_LOG_GROUP, Ingest, QuarantineCode
 from lineage_plane.run_state import Progress
+from lineage_plane.run_table import RunStateTable
 from tests.conftest import REPO, SCHEMAS
 
 T = RunStateTable

@@ -10,13 +10,8 @@ from typing import Any
 
 import pytest
 
-from lineage_plane.layout import (
-    LINEAGE_GROUP_FILTER_PATTERN,
-    SOURCE_FILTER_PATTERN,
-    BridgeMetrics,
-    FunctionEnv,
-    ValidatorMetrics,
-)
+from lineage_plane.functions import BridgeMetrics, FunctionEnv, ValidatorMetrics
+from lineage_plane.layout import LINEAGE_GROUP_FILTER_PATTERN, SOURCE_FILTER_PATTERN
 
 pytestmark = pytest.mark.slow  # synthesizes with jsii
 

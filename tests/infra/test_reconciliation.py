@@ -18,8 +18,9 @@ from infra.archive import LineageArchive
 from infra.lineage_lib_layer import LineageLibLayer
 from infra.reconciliation import GLUE_BRIDGE, RUN_RECONCILER, LineageReconciliation
 from infra.run_state_table import RunStateTable
-from lineage_plane.layout import BridgeMetrics, FunctionEnv, PlatformState
-from lineage_plane.layout import RunStateTable as Layout
+from lineage_plane.functions import BridgeMetrics, FunctionEnv
+from lineage_plane.run_table import PlatformState
+from lineage_plane.run_table import RunStateTable as Layout
 from tests.infra.support import logical_id, render, synth_with_nag
 
 pytestmark = pytest.mark.slow  # synthesizes with jsii

@@ -16,7 +16,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.run_state_table import RunStateTable
 from lineage_local.local_plane import run_state_table_spec
-from lineage_plane.layout import RunStateTable as Layout
+from lineage_plane.run_table import RunStateTable as Layout
 from tests.infra.support import lambda_role, logical_id, synth_with_nag
 
 pytestmark = pytest.mark.slow  # synthesizes with jsii

@@ -8,7 +8,7 @@ import pytest
 
 from lambdas.common.errors import SettingsError
 from lambdas.glue_bridge.settings import BridgeSettings
-from lineage_plane.layout import FunctionEnv
+from lineage_plane.functions import FunctionEnv
 
 BASE = {
     FunctionEnv.ARCHIVE_BUCKET: "archive",

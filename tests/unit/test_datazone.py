@@ -22,7 +22,8 @@ from botocore.stub import Stubber
 from lambdas.glue_bridge.datazone import LOOKAROUND, DataZoneAccessError, DataZoneLineage
 from lineage_lib import contract
 from lineage_lib.contract import Field
-from lineage_plane.layout import FunctionEnv, ObservedTag, Observer
+from lineage_plane.functions import FunctionEnv
+from lineage_plane.run_table import ObservedTag, Observer
 from tests.unit.test_openlineage import (
     ACCOUNT,
     CUSTOMERS,

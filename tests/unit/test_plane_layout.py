@@ -16,20 +16,15 @@ from lineage_plane.layout import (
     LINEAGE_GROUP_FILTER_PATTERN,
     SOURCE_FILTER_PATTERN,
     Archive,
-    PlatformState,
     QuarantineCode,
-    RunStatus,
-    attempt_sk,
-    event_marker_pk,
     event_object_key,
     moment_of,
     partition_raw,
     partition_value,
     partitions_of,
     quarantine_object_key,
-    run_pk,
-    step_sk,
 )
+from lineage_plane.run_table import PlatformState, RunStatus, attempt_sk, event_marker_pk, run_pk, step_sk
 
 BATCH = "1795237200000-3f1c0e9b2a7d4c3e8f6a1b2c"
 SAFE_FOLDER = re.compile(r"^[A-Za-z0-9._~%-]+$")  # what a percent-encoded partition value may hold

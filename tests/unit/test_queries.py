@@ -15,7 +15,8 @@ from sqlglot.optimizer.qualify import qualify
 from lineage_lib.contract import EventType
 from lineage_plane import athena_schema
 from lineage_plane.athena_schema import SavedQuery
-from lineage_plane.layout import Archive, ObservedTag
+from lineage_plane.layout import Archive
+from lineage_plane.run_table import ObservedTag
 from tests.unit.test_athena_schema import parse_hive_type
 
 QUERIES = athena_schema.saved_queries()

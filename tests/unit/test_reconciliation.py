@@ -11,15 +11,6 @@ from hypothesis import strategies as st
 
 from lineage_lib import contract
 from lineage_lib.context import detect, glue_run_identity
-from lineage_plane.layout import (
-    ObservedTag,
-    Observer,
-    PlatformState,
-    Reconciliation,
-    RunStatus,
-    attempt_sk,
-    run_pk,
-)
 from lineage_plane.observation import (
     GlueRun,
     RunKey,
@@ -29,6 +20,15 @@ from lineage_plane.observation import (
     timestamp,
 )
 from lineage_plane.run_state import ItemKey, fold, reconcile, state_view
+from lineage_plane.run_table import (
+    ObservedTag,
+    Observer,
+    PlatformState,
+    Reconciliation,
+    RunStatus,
+    attempt_sk,
+    run_pk,
+)
 from tests.unit.test_run_state import at, ev
 
 PIPELINE, RUN = "orders-daily", "jr_5f1c0e9b2a7d4c3e8f6a1b2c3d4e5f60"

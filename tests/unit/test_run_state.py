@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 import lineage_lib as lineage
 from lineage_lib import contract
 from lineage_lib.testing import capture
-from lineage_plane.layout import RunStatus, attempt_sk, run_pk, step_sk
 from lineage_plane.run_state import (
     MAX_DATASET_ID_BYTES,
     MAX_DATASETS_PER_ITEM,
@@ -24,6 +23,7 @@ from lineage_plane.run_state import (
     fold,
     new_progress,
 )
+from lineage_plane.run_table import RunStatus, attempt_sk, run_pk, step_sk
 
 PIPELINE = "orders-daily"
 RUN = "jr_5f1c0e9b2a7d4c3e8f6a1b2c3d4e5f60"

@@ -6,7 +6,7 @@ import pytest
 
 from lambdas.common.errors import SettingsError
 from lambdas.common.settings import DEFAULT_DEDUP_TTL_DAYS, Settings
-from lineage_plane.layout import FunctionEnv
+from lineage_plane.functions import FunctionEnv
 from tests.conftest import REPO
 
 COMPLETE = {
