@@ -29,6 +29,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache  # the dependency rules: pyproject.toml [tool.importlinter]
 
 test: lint
 	$(BIN)/pytest

@@ -8,7 +8,7 @@ tested without an AWS account. The lineage is identical either way:
     raw_db.orders_raw.order_ts    --cast----> analytics_db.orders_daily.order_date
     raw_db.orders_raw.order_id    --identity> analytics_db.orders_daily.order_id
 
-Glue job parameters: --additional-python-modules (the lineage-plane wheelhouse, see the README) and,
+Glue job parameters: --additional-python-modules (the lineage-lib wheelhouse, see the README) and,
 optionally, --LINEAGE_PIPELINE_ID.
 Run locally: python examples/orders_daily/glue_job.py [--input F --output F]
 """
