@@ -142,3 +142,15 @@ def test_a_failed_pip_step_says_which_step_and_what_to_check() -> None:
             step="resolving nothing",
             hint="look here",
         )
+
+
+def test_the_layer_declares_every_python_runtime_from_3_9_to_the_newest_lambda_offers() -> None:
+    from aws_cdk import aws_lambda
+
+    # The newest Python runtime Lambda offers, as the pinned aws-cdk-lib knows it (PYTHON_3_14, ...).
+    minors = [int(name.rsplit("_", 1)[1]) for name in dir(aws_lambda.Runtime) if name.startswith("PYTHON_3_")]
+    expected = [f"python3.{minor}" for minor in range(9, max(minors) + 1)]
+    assert build.layer_runtimes(build.LAMBDA_DEFAULT_PYTHON) == expected
+    assert build.layer_runtimes("3.12") == expected  # the functions' runtime does not narrow the layer's
+    runtimes = [getattr(aws_lambda.Runtime, "PYTHON_3_" + name.rsplit(".", 1)[1]) for name in expected]
+    assert [runtime.name for runtime in runtimes] == expected
