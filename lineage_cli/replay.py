@@ -33,7 +33,7 @@ from lineage_cli.progress import Progress, ProgressCallback
 from lineage_lib.version import __version__
 from lineage_plane.layout import Archive, Ingest, Quarantine, partitions_of
 
-if TYPE_CHECKING:  # lambdas (and boto3) are imported on first use: `lineage --help` stays fast
+if TYPE_CHECKING:  # the ingest path, the S3 writer and boto3 load on first use: `lineage --help` stays fast
     from lineage_plane.archive_object import ArchiveObject
     from lineage_plane.ingest import Delivery
 
