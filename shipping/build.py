@@ -320,8 +320,9 @@ def build_lambda_layer(out: Path, wheel: Path, python: str, arch: str) -> Path:
     )
     # Console scripts carry this machine's interpreter in their shebang; a layer has no use for them.
     shutil.rmtree(site / "bin", ignore_errors=True)
-    if installed_packages(site) != [f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}"]:
-        raise BuildError(f"the layer holds more than {wheel.name}: {installed_packages(site)}")
+    name, version, _, _ = parse_wheel_filename(wheel.name)
+    if installed_packages(site) != [f"{name.replace('-', '_')}-{version}"]:
+        raise BuildError(f"the layer must hold {wheel.name} alone, not {installed_packages(site)}")
     manifest = {
         **target_fields(target),
         # Pure Python and nothing else (checked above): the layer works on every runtime from the oldest
