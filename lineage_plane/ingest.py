@@ -166,15 +166,21 @@ def batch_id_of(delivery: Delivery) -> str:
     return f"{delivery.first_timestamp:013d}-{digest.hexdigest()[:24]}"
 
 
-def delivered_as(delivery: Delivery, log_event_id: str, index: int) -> str:
-    """The identity of one event as delivered: its log event and its place in the message. The same
-    on every delivery of that log event, whatever the batching; never taken from the event itself."""
-    return f"{_source_of(delivery)}{_dumps(log_event_id)},{index}]"
-
-
 def _source_of(delivery: Delivery) -> str:
-    """The start of delivered_as, the same for every log event of a batch (JSON: an array's start)."""
+    """The start of every ``delivered_as`` of a batch (a JSON array's start): made once per batch."""
     return _dumps([delivery.owner, delivery.log_group, delivery.log_stream])[:-1] + ","
+
+
+def _delivered_as(source: str, log_event_id: str, index: int) -> str:
+    """The identity of one event as delivered: where its log event came from (``_source_of``), the
+    log event and the event's place in the message. The same on every delivery of that log event,
+    whatever the batching; never taken from the event itself."""
+    return f"{source}{_dumps(log_event_id)},{index}]"
+
+
+def _rfc3339_millis(moment: datetime) -> str:
+    """``2026-11-21T03:12:01.125Z``: the contract's form of a time, as ``ingest.ingested_at`` holds it."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def ingest(
@@ -188,7 +194,7 @@ def ingest(
     into ignored."""
     batch_id = batch_id_of(delivery)
     ingest_fields = {
-        Ingest.INGESTED_AT: received_at.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
+        Ingest.INGESTED_AT: _rfc3339_millis(received_at),
         Ingest.LOG_GROUP: delivery.log_group,
         Ingest.LOG_STREAM: delivery.log_stream,
         Ingest.ACCOUNT: delivery.owner,
@@ -222,7 +228,7 @@ def ingest(
                 quarantine.lines.append(_quarantine_line(event, log_event, index, why or {}, outcome))
                 continue
             view = state_view(event)
-            view[DELIVERED_AS] = f"{source}{_dumps(log_event.id)},{index}]"  # delivered_as(), inline
+            view[DELIVERED_AS] = _delivered_as(source, log_event.id, index)
             refused = state_refusal(view)
             if refused is not None:
                 outcome.reasons[QuarantineCode.RUN_STATE_REFUSED] += 1
@@ -259,7 +265,7 @@ def unreadable_object(
         Quarantine.REASON: reason(QuarantineCode.UNREADABLE_DELIVERY, problem),
         Quarantine.MESSAGE: payload,
         Ingest.KEY: {
-            Ingest.INGESTED_AT: received.isoformat(timespec="milliseconds")[:-6] + "Z",
+            Ingest.INGESTED_AT: _rfc3339_millis(received),
             Ingest.REGION: region,
             Ingest.BATCH_ID: name,
             Ingest.VALIDATOR_VERSION: validator_version,
