@@ -5,8 +5,10 @@ standard input. Each invalid line is reported as soon as it is read, so a 50 MB 
 its first problems at once and a closed pipe stops the reading. Every line goes through lineage_lib's
 compiled validator (microseconds an event); the reason of the first ``EXPLAINED_PRECISELY`` schema
 violations is then asked of the reference validator, jsonschema (its best match, about 0.8 ms an
-event), and the rest get the compiled validator's own, exact path and rule in terser words: the plane's
-validator does the same per batch (lineage_plane/ingest.py, MAX_EXPLAINED_PER_BATCH).
+event), and the rest get the compiled validator's own, exact path and rule in terser words. The
+reasons are the plane's validator's own (lineage_plane.refusals.Refusals: a lenient producer's refusal
+line, an oversize event, a schema violation), so a line is refused here for what the plane would
+quarantine it for.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from lineage_cli.exits import EXIT_FINDINGS, EXIT_OK
 from lineage_cli.line_sources import STDIN, inputs_of
 from lineage_cli.progress import Progress, is_terminal
 from lineage_lib import contract
-from lineage_lib.contract import Field
-from lineage_lib.errors import LineageValidationError, UnknownSchemaVersionError
+from lineage_lib.contract import Field, Refusal
+from lineage_plane.extract import Found
 from lineage_plane.layout import Ingest, Quarantine
+from lineage_plane.refusals import Refusals
 
+# The archived line without its ingest object, as the producer wrote it (compact, UTF-8 as is).
+_compact: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 EXPLAINED_PRECISELY: Final = 100  # schema violations worded by jsonschema; the rest by the compiled validator
 PROGRESS_EVERY: Final = 512  # lines between two progress reports (each one reads the clock)
 # What every OpenLineage RunEvent carries (its spec's required properties), lineage-plane events never.
@@ -61,11 +66,16 @@ def add_parser(commands: Any) -> None:
 
 
 class EventChecker:
-    """Why one line is not a valid lineage event, or None. Counts the jsonschema explanations it gave."""
+    """Why one line is not a valid lineage event, or None: the plane's own reasons (the validator's
+    lineage_plane.refusals), worded for a person at a terminal."""
 
     def __init__(self, explained_precisely: int = EXPLAINED_PRECISELY) -> None:
-        self.explanations_left = explained_precisely
-        self.tersely_explained = 0  # schema violations worded by the compiled validator
+        self._refusals = Refusals(explained_precisely)
+
+    @property
+    def tersely_explained(self) -> int:
+        """Schema violations worded by the compiled validator, once jsonschema's budget was spent."""
+        return self._refusals.tersely_explained
 
     def __call__(self, line: bytes | str, *, archived: bool = False) -> str | None:
         try:
@@ -78,11 +88,12 @@ class EventChecker:
             return f"not JSON: {err}"
         if not isinstance(event, dict):
             return "not a JSON object"
-        if archived:
-            event.pop(Ingest.KEY, None)  # appended by the plane's validator, not the producer's
-        return self.event_reason(event, archived=archived)
+        if archived and Ingest.KEY in event:  # appended by the plane's validator, not the producer's
+            event.pop(Ingest.KEY)
+            text = _compact(event)
+        return self.event_reason(event, text, archived=archived)
 
-    def event_reason(self, event: dict[str, Any], *, archived: bool = False) -> str | None:
+    def event_reason(self, event: dict[str, Any], text: str, *, archived: bool = False) -> str | None:
         if Quarantine.REASON in event and Quarantine.MESSAGE in event and Field.EVENT_TYPE not in event:
             code = (event[Quarantine.REASON] or {}).get(Quarantine.CODE, "?")
             return (
@@ -90,34 +101,21 @@ class EventChecker:
                 "quarantined lines again"
             )
         version = event.get(Field.SCHEMA_VERSION)
-        if version is None:
+        if version is None and Refusal.KEY not in event:
             return _not_lineage_plane(event)
-        if Ingest.KEY in event and not archived:
-            return (
-                "it holds the ingest object the plane appends to archived lines: validate the archive's "
-                ".json.gz object itself (its ingest object is set aside), or remove ingest"
-            )
-        try:
-            contract.validate(event)  # the compiled validator of the declared version
-        except UnknownSchemaVersionError:
+        if isinstance(version, str) and version not in contract.known_versions():
             known = ", ".join(contract.known_versions())
             return (
                 f"schema_version {version!r} is not one this lineage knows ({known}): a newer "
                 "lineage-plane may read it (pip install -U lineage-plane)"
             )
-        except LineageValidationError as err:
-            return _reason(self._explained(event) or err)
-        return None
-
-    def _explained(self, event: Mapping[str, Any]) -> LineageValidationError | None:
-        if self.explanations_left <= 0:
-            self.tersely_explained += 1
-            return None
-        self.explanations_left -= 1
-        try:
-            return contract.explain(event)
-        except ImportError:  # jsonschema is not installed: the compiled validator's reason
-            return None
+        if Ingest.KEY in event and not archived:
+            return (
+                "it holds the ingest object the plane appends to archived lines: validate the archive's "
+                ".json.gz object itself (its ingest object is set aside), or remove ingest"
+            )
+        why = self._refusals(Found(text.strip(), event))
+        return None if why is None else _reason(why)
 
 
 def _not_lineage_plane(event: Mapping[str, Any]) -> str:
@@ -133,9 +131,11 @@ def _not_lineage_plane(event: Mapping[str, Any]) -> str:
     return f'not a lineage-plane event: it declares no schema_version ("schema_version": "{current}")'
 
 
-def _reason(error: LineageValidationError) -> str:
-    where = f"{error.path}: " if error.path else ""
-    return f"{where}{error.reason} [{error.rule}]"
+def _reason(why: Mapping[str, str]) -> str:
+    """A quarantine reason (lineage_plane.refusals) as one line: where, what, and the rule or code."""
+    path = why.get(Quarantine.PATH)
+    where = f"{path}: " if path else ""
+    return f"{where}{why[Quarantine.DETAIL]} [{why.get(Quarantine.RULE) or why[Quarantine.CODE]}]"
 
 
 @dataclass

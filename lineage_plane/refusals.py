@@ -30,11 +30,17 @@ MAX_PRODUCER_FIELD: Final = 256
 class Refusals:
     """Why a lineage candidate is refused, or None when it is valid.
 
-    One per batch: it counts how many schema violations may still get jsonschema's wording.
+    One per batch (or per `lineage validate` run): it counts how many schema violations may still get
+    jsonschema's wording; the rest get the compiled validator's own path and rule.
     """
 
-    def __init__(self) -> None:
-        self.explanations_left = MAX_EXPLAINED_PER_BATCH
+    def __init__(self, explained_precisely: int = MAX_EXPLAINED_PER_BATCH) -> None:
+        self.explanations_left = explained_precisely
+
+    @property
+    def tersely_explained(self) -> int:
+        """How many schema violations were worded by the compiled validator (the budget was spent)."""
+        return max(0, -self.explanations_left)
 
     def __call__(self, found: Found) -> dict[str, str] | None:
         event = found.event

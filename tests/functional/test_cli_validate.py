@@ -4,6 +4,7 @@ a progress line on a terminal only, and a large file streamed rather than read w
 
 from __future__ import annotations
 
+import datetime
 import fcntl
 import gzip
 import json
@@ -21,6 +22,8 @@ from lineage_cli.exits import EXIT_FINDINGS, EXIT_OK
 from lineage_cli.main import main
 from lineage_cli.validate import EXPLAINED_PRECISELY
 from lineage_lib import contract
+from lineage_lib.emitter import Emitter
+from lineage_lib.sinks.memory import MemorySink
 from tests.conftest import REPO, load_examples
 from tests.functional.test_cli_errors import TIMEOUT, archive_object, environment
 
@@ -219,3 +222,20 @@ def test_the_validate_benchmark_runs_and_reports_both_cases() -> None:
         assert case["peak_rss_mib"] > 0
     assert report["ratios"]["BASELINE / LINEAGE seconds"] > 0
     assert isinstance(report["targets"]["seconds"]["met"], bool)
+
+
+def test_a_lenient_producer_s_refusal_line_gets_the_reason_the_plane_quarantines_it_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What lineage_lib in lenient mode prints in place of an event holding a datetime: the plane
+    # quarantines it as producer_refused with the producer's detail, and validate says the same.
+    sink = MemorySink()
+    event = {**valid_event(), "tags": {"when": datetime.date(2026, 11, 21)}}
+    Emitter(sink, mode="lenient").emit(event)
+    (line,) = sink.lines
+    refused = tmp_path / "lenient.jsonl"
+    refused.write_text(line + "\n")
+    code, lines = validate(capsys, refused)
+    assert code == EXIT_FINDINGS
+    assert lines[0].startswith(f"{refused}:1: tags.when: lineage_lib (lenient mode) could not emit this")
+    assert lines[0].endswith("[not_json]")
